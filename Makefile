@@ -1,0 +1,60 @@
+# Two commands matter: `make run` (the local stack) and `make test` (the whole suite).
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+CHECKOV_VENV := .venv-checkov
+CHECKOV_VERSION := 3.3.30
+# Debian packages the tests drive for real (installed only when running as root and missing).
+DEBIAN_PACKAGES := mariadb-server packer shellcheck nginx graphviz wrk
+
+export CHECKPOINT_DISABLE := 1
+
+.PHONY: setup debian-packages run test lint fmt docs bench clean
+
+setup: $(VENV)/.installed $(CHECKOV_VENV)/.installed debian-packages
+
+$(VENV)/.installed: pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet -e '.[dev]'
+	touch $@
+
+# checkov pulls in bc-python-hcl2, which shadows python-hcl2: it gets a virtualenv of its own.
+$(CHECKOV_VENV)/.installed:
+	test -x $(CHECKOV_VENV)/bin/python || $(PYTHON) -m venv $(CHECKOV_VENV)
+	$(CHECKOV_VENV)/bin/pip install --quiet 'checkov==$(CHECKOV_VERSION)'
+	touch $@
+
+debian-packages:
+	@missing=$$(for p in $(DEBIAN_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
+	if [ -z "$$missing" ]; then exit 0; fi; \
+	if [ "$$(id -u)" != 0 ]; then echo "missing Debian packages (install them as root): $$missing"; exit 0; fi; \
+	echo "installing $$missing"; \
+	apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null
+
+run: setup
+	$(PY) -m opsctl.devstack
+
+test: setup
+	$(VENV)/bin/pytest $(PYTEST_ARGS)
+
+lint: setup
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy
+	terraform fmt -check -recursive .
+
+fmt: setup
+	$(VENV)/bin/ruff format .
+	$(VENV)/bin/ruff check --fix .
+	terraform fmt -recursive .
+
+docs: setup
+	$(PY) -m opsctl.module_docs
+
+bench: setup
+	$(PY) bench/service_bench.py
+
+clean:
+	rm -rf build .pytest_cache .mypy_cache .ruff_cache var
+	find modules examples tests/data -name .terraform -type d -prune -exec rm -rf {} +

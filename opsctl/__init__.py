@@ -1,0 +1,1 @@
+"""opsctl: the operators' CLI for the ingestion stack."""

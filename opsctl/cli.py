@@ -1,0 +1,46 @@
+"""opsctl: the operators' CLI. Commands import their heavy dependencies lazily so --help is fast."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+app = typer.Typer(
+    help="Operate the ingestion stack: modules, environments, deployments, migrations, runbooks.",
+    no_args_is_help=True,
+)
+modules_app = typer.Typer(help="Terraform modules under modules/.", no_args_is_help=True)
+app.add_typer(modules_app, name="modules")
+
+ModuleDirs = Annotated[
+    list[Path] | None, typer.Argument(help="Module folders (default: all).", show_default=False)
+]
+
+
+@modules_app.command("docs")
+def modules_docs(
+    module: ModuleDirs = None,
+    check: Annotated[bool, typer.Option("--check", help="Exit 1 if a table is stale.")] = False,
+) -> None:
+    """Regenerate the inputs/outputs table in each module's README.md."""
+    from opsctl import module_docs
+
+    args = ["--check"] if check else []
+    raise typer.Exit(module_docs.main(args + [str(m) for m in module or []]))
+
+
+@modules_app.command("schema-check")
+def modules_schema_check(
+    module: ModuleDirs = None,
+) -> None:
+    """Check that modules use only arguments that also exist in AWS provider 6.x."""
+    from opsctl.module_docs import REPO
+    from opsctl.provider_schema import check_module
+
+    dirs = module or sorted(p for p in (REPO / "modules").iterdir() if p.is_dir())
+    problems = [f"{d.name}: {p}" for d in dirs for p in check_module(d)]
+    for problem in problems:
+        typer.echo(problem, err=True)
+    raise typer.Exit(1 if problems else 0)

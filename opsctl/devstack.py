@@ -1,0 +1,76 @@
+"""`make run`: the local stack in the foreground (moto server + the ingestion service).
+
+Ctrl-C (or SIGTERM) stops everything this started, by PID.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import urllib.request
+from pathlib import Path
+
+from opsctl.emulator import DUMMY_CREDENTIALS, MotoServer
+from opsctl.processes import port_open, stop, wait_for
+
+EMULATOR_PORT = int(os.environ.get("OPSCTL_EMULATOR_PORT", "4566"))
+SERVICE_PORT = int(os.environ.get("INGEST_PORT", "8000"))
+REPO = Path(__file__).resolve().parent.parent
+
+
+def _healthy() -> bool:
+    try:
+        url = f"http://127.0.0.1:{SERVICE_PORT}/health"
+        with urllib.request.urlopen(url, timeout=1) as response:
+            return bool(response.status == 200)
+    except OSError:
+        return False
+
+
+def main() -> int:
+    for port, what in ((EMULATOR_PORT, "the emulator"), (SERVICE_PORT, "the service")):
+        if port_open(port):
+            print(f"port {port} (for {what}) is already in use on 127.0.0.1; stop that first")
+            return 1
+    (REPO / "var").mkdir(exist_ok=True)
+    moto = MotoServer(port=EMULATOR_PORT, log_path=REPO / "var" / "moto.log")
+    service: subprocess.Popen[bytes] | None = None
+    signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt))
+    try:
+        moto.start()
+        env = dict(os.environ, **DUMMY_CREDENTIALS, INGEST_ENV="local")
+        env.setdefault("INGEST_AWS_ENDPOINT_URL", moto.endpoint)
+        env.setdefault("AWS_DEFAULT_REGION", "eu-west-1")
+        service = subprocess.Popen(
+            [sys.executable, "-m", "service.cli", "serve", "--port", str(SERVICE_PORT)],
+            cwd=REPO,
+            env=env,
+            start_new_session=True,
+        )
+        wait_for(_healthy, 60, f"the service on port {SERVICE_PORT}")
+        print(
+            f"\n  AWS emulator (moto)   {moto.endpoint}   (log: var/moto.log)"
+            f"\n  ingestion service     http://127.0.0.1:{SERVICE_PORT}   (GET /health)"
+            f"\n  database              {env.get('INGEST_DATABASE_URL', 'sqlite: var/ingest.db')}"
+            "\n\n  Ctrl-C stops both.\n",
+            flush=True,
+        )
+        service.wait()
+        print(f"the service exited with {service.returncode}")
+        return 1
+    except KeyboardInterrupt:
+        print("\nstopping ...")
+        return 0
+    except (TimeoutError, RuntimeError) as error:
+        print(f"make run: {error}")
+        return 1
+    finally:
+        if service is not None:
+            stop(service)
+        moto.stop()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

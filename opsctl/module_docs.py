@@ -1,0 +1,88 @@
+"""Generate the inputs/outputs tables of modules/*/README.md from the code.
+
+Usage: python -m opsctl.module_docs [--check] [MODULE_DIR ...]   (default: every modules/* folder)
+The table sits between the BEGIN_TF_DOCS / END_TF_DOCS markers; everything else is hand-written.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from opsctl.hcl import expression, load_module
+
+BEGIN = "<!-- BEGIN_TF_DOCS -->"
+END = "<!-- END_TF_DOCS -->"
+REPO = Path(__file__).resolve().parent.parent
+
+
+def _cell(text: str) -> str:
+    return " ".join(text.split()).replace("|", "\\|")
+
+
+def type_expression(value: object) -> str:
+    """A variable's type: a bare keyword (string, number) or a ${...} constructor."""
+    return expression(value) if not isinstance(value, str) or value.startswith("${") else value
+
+
+def render_tables(module_dir: Path) -> str:
+    module = load_module(module_dir)
+    lines = ["## Inputs", "", "| Name | Description | Type | Default | Required |"]
+    lines.append("|---|---|---|---|:---:|")
+    for block in module.get("variable", []):
+        for name, body in block.items():
+            has_default = "default" in body
+            default = f"`{_cell(expression(body['default']))}`" if has_default else "n/a"
+            kind = _cell(type_expression(body.get("type", "any")))
+            required = "no" if has_default else "yes"
+            desc = _cell(body.get("description", ""))
+            lines.append(f"| `{name}` | {desc} | `{kind}` | {default} | {required} |")
+    lines += ["", "## Outputs", "", "| Name | Description |", "|---|---|"]
+    for block in module.get("output", []):
+        for name, body in block.items():
+            lines.append(f"| `{name}` | {_cell(body.get('description', ''))} |")
+    return "\n".join(lines)
+
+
+def updated_readme(module_dir: Path) -> tuple[str, str]:
+    """(current README text, README text with a fresh table)."""
+    readme = module_dir / "README.md"
+    current = readme.read_text(encoding="utf-8") if readme.exists() else ""
+    if BEGIN not in current or END not in current:
+        raise ValueError(f"{readme}: missing the {BEGIN} / {END} markers")
+    head, rest = current.split(BEGIN, 1)
+    _, tail = rest.split(END, 1)
+    return current, f"{head}{BEGIN}\n{render_tables(module_dir)}\n{END}{tail}"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--check", action="store_true", help="fail if a table is stale")
+    parser.add_argument("modules", nargs="*", type=Path)
+    args = parser.parse_args(argv)
+    dirs = args.modules or sorted(p for p in (REPO / "modules").iterdir() if p.is_dir())
+    stale = []
+    for module_dir in dirs:
+        try:
+            current, fresh = updated_readme(module_dir)
+        except ValueError as error:
+            print(error, file=sys.stderr)
+            return 1
+        if current == fresh:
+            continue
+        if args.check:
+            stale.append(module_dir)
+        else:
+            (module_dir / "README.md").write_text(fresh, encoding="utf-8")
+            print(f"updated {module_dir / 'README.md'}")
+    for module_dir in stale:
+        print(
+            f"{module_dir}/README.md: table is stale; run python -m opsctl.module_docs",
+            file=sys.stderr,
+        )
+    return 1 if stale else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

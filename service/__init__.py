@@ -1,0 +1,1 @@
+"""The ingestion service that runs on the instances."""

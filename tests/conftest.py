@@ -1,0 +1,71 @@
+"""Shared fixtures: real servers (MariaDB, moto) and terraform, started once per session.
+
+With CI=true a missing tool fails the run; elsewhere the tests that need it skip with the reason.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from opsctl.emulator import DUMMY_CREDENTIALS, MotoServer
+from opsctl.terraform import Terraform, plugin_dir
+from tests.mariadb import MariaDB, tools_present
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def require(available: bool, what: str) -> None:
+    """Skip (or, under CI, fail) when a tool the test needs is missing."""
+    if available:
+        return
+    message = f"{what} is not installed (make setup installs it)"
+    if os.environ.get("CI") == "true":
+        pytest.fail(message)
+    pytest.skip(message)
+
+
+@pytest.fixture(scope="session")
+def mariadb(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MariaDB]:
+    require(tools_present(), "MariaDB (mariadbd, mariadb-install-db)")
+    server = MariaDB(tmp_path_factory.mktemp("mariadb")).start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def mariadb_url(mariadb: MariaDB) -> str:
+    """SQLAlchemy URL (mysql+asyncmy) of an empty `ingest` database owned by user `ingest`."""
+    return mariadb.url()
+
+
+@pytest.fixture(scope="session")
+def moto_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MotoServer]:
+    log = tmp_path_factory.mktemp("moto") / "moto.log"
+    server = MotoServer(log_path=log).start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def aws(moto_server: MotoServer, monkeypatch: pytest.MonkeyPatch) -> MotoServer:
+    """A clean emulated account: moto reset, dummy credentials and its endpoint in the env."""
+    moto_server.reset()
+    for key, value in DUMMY_CREDENTIALS.items():
+        monkeypatch.setenv(key, value)
+    monkeypatch.setenv("AWS_ENDPOINT_URL", moto_server.endpoint)
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "eu-west-1")
+    return moto_server
+
+
+@pytest.fixture(scope="session")
+def terraform() -> Callable[[Path], Terraform]:
+    """Factory: Terraform(dir) with the offline provider mirror when one is configured."""
+    require(shutil.which("terraform") is not None, "terraform")
+    if os.environ.get("CI") == "true" and plugin_dir() is None:
+        pytest.fail("no provider mirror: set OPSCTL_TF_PLUGIN_DIR (CI has no registry access)")
+    return Terraform
