@@ -65,3 +65,39 @@ class MotoServer:
         if self.process is not None:
             stop(self.process)
             self.process = None
+
+
+# Every AWS service the modules call, by the provider's endpoint name (Logs and Config have their
+# own spelling there).
+EMULATED_SERVICES = (
+    "acm", "autoscaling", "budgets", "cloudwatch", "cloudwatchlogs", "configservice", "ec2",
+    "elbv2", "iam", "kms", "rds", "route53", "s3", "secretsmanager", "sns", "sqs", "ssm", "sts",
+)  # fmt: skip
+
+
+def provider_override(endpoint: str, region: str) -> str:
+    """A root-module `*_override.tf` that points the aws provider at the emulator.
+
+    It replaces the provider block's settings without touching the rendered root module, so nothing
+    emulator-specific leaks into a normal render. Settings from DESIGN.md: account id is requested
+    (moto answers; skipping it makes SG rules drift), and unimplemented calls (HTTP 500) fail after
+    two retries instead of ten minutes.
+    """
+    width = max(len(name) for name in EMULATED_SERVICES)
+    endpoints = "\n".join(f'    {name:<{width}} = "{endpoint}"' for name in EMULATED_SERVICES)
+    return f"""# Written by opsctl for the local emulator; not part of the environment's config.
+provider "aws" {{
+  region                      = "{region}"
+  access_key                  = "testing"
+  secret_key                  = "testing"
+  skip_credentials_validation = true
+  skip_metadata_api_check     = true
+  skip_requesting_account_id  = false
+  s3_use_path_style           = true
+  max_retries                 = 2
+
+  endpoints {{
+{endpoints}
+  }}
+}}
+"""
