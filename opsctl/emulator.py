@@ -79,7 +79,8 @@ def provider_override(endpoint: str, region: str) -> str:
     """A root-module `*_override.tf` that points the aws provider at the emulator.
 
     It replaces the provider block's settings without touching the rendered root module, so nothing
-    emulator-specific leaks into a normal render. Settings from DESIGN.md: account id is requested
+    emulator-specific leaks into a normal render. The account guard is lifted (the emulator has its
+    own account ids). Settings from DESIGN.md: account id is requested
     (moto answers; skipping it makes SG rules drift), and unimplemented calls (HTTP 500) fail after
     two retries instead of ten minutes.
     """
@@ -88,6 +89,7 @@ def provider_override(endpoint: str, region: str) -> str:
     return f"""# Written by opsctl for the local emulator; not part of the environment's config.
 provider "aws" {{
   region                      = "{region}"
+  allowed_account_ids         = null
   access_key                  = "testing"
   secret_key                  = "testing"
   skip_credentials_validation = true
@@ -100,4 +102,16 @@ provider "aws" {{
 {endpoints}
   }}
 }}
+"""
+
+
+def backend_config(endpoint: str) -> str:
+    """`-backend-config` file for the S3 state backend on the emulator (a bucket on moto)."""
+    return f"""endpoints                   = {{ s3 = "{endpoint}", sts = "{endpoint}" }}
+use_path_style              = true
+skip_credentials_validation = true
+skip_requesting_account_id  = true
+skip_metadata_api_check     = true
+access_key                  = "testing"
+secret_key                  = "testing"
 """

@@ -22,7 +22,7 @@ META_ARGUMENTS |= {"provisioner", "timeouts"}
 @cache
 def load_schema(path: Path = SCHEMA) -> dict[str, Any]:
     with gzip.open(path, "rt", encoding="utf-8") as handle:
-        return json.load(handle)  # type: ignore[no-any-return]
+        return json.load(handle)
 
 
 def _check_body(body: dict[str, Any], schema: dict[str, Any], where: str) -> list[str]:

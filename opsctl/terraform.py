@@ -6,6 +6,7 @@ import json
 import os
 import shutil
 import subprocess
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -70,6 +71,23 @@ class Terraform:
         if check and result.returncode != 0:
             raise TerraformError(list(args), result.returncode, result.stdout + result.stderr)
         return result
+
+    def stream(self, *args: str, on_line: Callable[[str], None]) -> tuple[int, str]:
+        """Run and hand each output line to `on_line` as it arrives; (exit code, all output)."""
+        process = subprocess.Popen(
+            [binary(), *args],
+            cwd=self.workdir,
+            env=environment(self.env),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        lines = []
+        assert process.stdout is not None
+        for line in process.stdout:
+            lines.append(line)
+            on_line(line.rstrip("\n"))
+        return process.wait(), "".join(lines)
 
     def init(self, *extra: str, backend: bool = True) -> str:
         args = ["init", "-no-color", "-input=false"]

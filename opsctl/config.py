@@ -1,0 +1,249 @@
+"""envs/<ENV>.yaml: the per-environment settings, validated by pydantic before anything renders."""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+REPO = Path(__file__).resolve().parent.parent
+ENVS_DIR = REPO / "envs"
+ENV_NAME = re.compile(r"^[a-z][a-z0-9-]{1,15}$")
+
+
+class ConfigError(Exception):
+    """One line per problem: `envs/prod.yaml: network.az_count: must be ..., got 1`."""
+
+    def __init__(self, problems: list[str]) -> None:
+        super().__init__("\n".join(problems))
+        self.problems = problems
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+def _cidr(value: str) -> str:
+    try:
+        return str(ipaddress.IPv4Network(value, strict=True))
+    except ValueError as error:
+        raise ValueError(f"must be an IPv4 network such as 10.0.0.0/16 ({error})") from None
+
+
+class State(Strict):
+    bucket: Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")]
+
+
+class Network(Strict):
+    cidr: str
+    az_count: Annotated[int, Field(ge=2, le=6)]
+    nat_mode: Literal["per_az", "single"] = "per_az"
+    flow_log_retention_days: Annotated[int, Field(ge=1, le=3653)] = 365
+
+    @field_validator("cidr")
+    @classmethod
+    def _valid_cidr(cls, value: str) -> str:
+        cidr = _cidr(value)
+        prefix = ipaddress.IPv4Network(cidr).prefixlen
+        if not 16 <= prefix <= 22:
+            raise ValueError(f"prefix must be /16 to /22 so it can hold every tier, got /{prefix}")
+        return cidr
+
+
+class Compute(Strict):
+    instance_type: Annotated[str, Field(pattern=r"^[a-z][a-z0-9-]*\.[a-z0-9]+$")]
+    ami_id: Annotated[str, Field(pattern=r"^ami-[0-9a-f]{8,17}$")]
+    min_size: Annotated[int, Field(ge=0, le=100)]
+    max_size: Annotated[int, Field(ge=1, le=100)]
+    desired_capacity: Annotated[int, Field(ge=0, le=100)]
+
+    @model_validator(mode="after")
+    def _sizes(self) -> Compute:
+        if not self.min_size <= self.desired_capacity <= self.max_size:
+            raise ValueError(
+                "need min_size <= desired_capacity <= max_size, got "
+                f"{self.min_size} / {self.desired_capacity} / {self.max_size}"
+            )
+        return self
+
+
+class Database(Strict):
+    min_acu: Annotated[float, Field(ge=0, le=256, multiple_of=0.5)]
+    max_acu: Annotated[float, Field(ge=1, le=256, multiple_of=0.5)]
+    instance_count: Annotated[int, Field(ge=1, le=16)]
+    backup_retention_days: Annotated[int, Field(ge=1, le=35)]
+    deletion_protection: bool
+
+    @model_validator(mode="after")
+    def _acu(self) -> Database:
+        if self.max_acu < self.min_acu:
+            raise ValueError(f"max_acu ({self.max_acu}) is below min_acu ({self.min_acu})")
+        return self
+
+
+class LoadBalancer(Strict):
+    domain_name: Annotated[str, Field(pattern=r"^([a-z0-9-]+\.)+[a-z]{2,}$")]
+    certificate_arn: Annotated[str | None, Field(pattern=r"^arn:aws[a-z-]*:acm:")] = None
+    route53_zone_id: Annotated[str | None, Field(pattern=r"^Z[A-Z0-9]{1,32}$")] = None
+    deletion_protection: bool = True
+    allowed_cidrs: list[str] = ["0.0.0.0/0"]
+
+    @field_validator("allowed_cidrs")
+    @classmethod
+    def _cidrs(cls, values: list[str]) -> list[str]:
+        return [_cidr(v) for v in values]
+
+
+class Alarms(Strict):
+    emails: list[Annotated[str, Field(pattern=r"^[^@\s]+@[^@\s]+\.[a-z]{2,}$")]]
+
+
+class Budget(Strict):
+    monthly_usd: Annotated[int, Field(ge=1)]
+
+
+class Features(Strict):
+    """Switches for what the local emulator lacks: all on for real AWS (see envs/local.yaml)."""
+
+    asg_notifications: bool = True
+    budget: bool = True
+    composite_alarm: bool = True
+    custom_db_parameters: bool = True
+    db_password_rotation: bool = True
+    scaling_policies: bool = True
+    tag_launch_templates: bool = True
+    describe_sg_reference_rules: bool = True
+    tls_only_bucket_policies: bool = True
+    sqs_redrive_allow_policy: bool = True
+    asg_wait_for_capacity: bool = True
+
+
+class Environment(Strict):
+    name: str
+    region: Annotated[str, Field(pattern=r"^[a-z]{2}(-gov)?-[a-z]+-\d$")]
+    account_id: Annotated[str, Field(pattern=r"^\d{12}$")]
+    assume_role_arn: Annotated[str | None, Field(pattern=r"^arn:aws[a-z-]*:iam::\d{12}:role/")] = (
+        None
+    )
+    emulator_url: Annotated[str | None, Field(pattern=r"^https?://")] = None
+    state: State
+    network: Network
+    compute: Compute
+    database: Database
+    loadbalancer: LoadBalancer
+    alarms: Alarms
+    budget: Budget
+    features: Features = Features()
+    tags: dict[str, str] = {}
+
+    @property
+    def is_prod(self) -> bool:
+        return self.name == "prod"
+
+
+def env_file(name: str) -> Path:
+    return ENVS_DIR / f"{name}.yaml"
+
+
+def available() -> list[str]:
+    return sorted(p.stem for p in ENVS_DIR.glob("*.yaml"))
+
+
+def _bounds(loc: tuple[Any, ...]) -> tuple[Any, Any]:
+    """The (ge, le) constraints of the field at `loc`, to say "between 2 and 6"."""
+    model: type[BaseModel] = Environment
+    field = None
+    for part in loc:
+        field = model.model_fields.get(str(part))
+        if field is None:
+            return None, None
+        if isinstance(field.annotation, type) and issubclass(field.annotation, BaseModel):
+            model = field.annotation
+    metadata = field.metadata if field else []
+    ge = next((m.ge for m in metadata if hasattr(m, "ge")), None)
+    le = next((m.le for m in metadata if hasattr(m, "le")), None)
+    return ge, le
+
+
+def _describe(error: dict[str, Any]) -> str:
+    kind, ctx, given = error["type"], error.get("ctx", {}), error.get("input")
+    if kind in ("greater_than_equal", "less_than_equal"):
+        ge, le = _bounds(error["loc"])
+        if ge is not None and le is not None:
+            return f"must be between {ge} and {le}, got {given!r}"
+    messages = {
+        "missing": "is required",
+        "extra_forbidden": "is not a known key",
+        "greater_than_equal": f"must be at least {ctx.get('ge')}",
+        "less_than_equal": f"must be at most {ctx.get('le')}",
+        "string_pattern_mismatch": f"must match {ctx.get('pattern')}",
+        "literal_error": f"must be one of {ctx.get('expected')}",
+        "multiple_of": f"must be a multiple of {ctx.get('multiple_of')}",
+        "string_type": "must be a string",
+        "bool_parsing": "must be true or false",
+        "bool_type": "must be true or false",
+        "int_parsing": "must be a whole number",
+        "int_type": "must be a whole number",
+        "float_parsing": "must be a number",
+        "float_type": "must be a number",
+        "list_type": "must be a list",
+        "dict_type": "must be a mapping",
+        "model_type": "must be a mapping",
+    }
+    text = messages.get(kind, error["msg"].removeprefix("Value error, "))
+    if kind in ("missing", "extra_forbidden"):
+        return text
+    return f"{text}, got {given!r}" if not isinstance(given, dict | list) else text
+
+
+def load(name: str, path: Path | None = None) -> Environment:
+    """Read and validate one environment; ConfigError lists every problem found."""
+    path = path or env_file(name)
+    label = path.relative_to(REPO) if path.is_relative_to(REPO) else path
+    if not ENV_NAME.match(name):
+        raise ConfigError([f"{name!r}: environment names are lowercase letters, digits and -"])
+    if not path.exists():
+        known = ", ".join(available()) or "none"
+        raise ConfigError([f"{label}: no such environment file (known: {known})"])
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as error:
+        raise ConfigError([f"{label}: not valid YAML: {error}"]) from None
+    if not isinstance(raw, dict):
+        raise ConfigError([f"{label}: must be a mapping of settings"])
+    if "name" in raw:
+        raise ConfigError([f"{label}: name: is not a known key (the file name is the name)"])
+    try:
+        environment = Environment.model_validate({**raw, "name": name})
+    except ValidationError as error:
+        problems = []
+        for item in error.errors():
+            where = ".".join(str(part) for part in item["loc"]) or "(top level)"
+            problems.append(f"{label}: {where}: {_describe(dict(item))}")
+        raise ConfigError(problems) from None
+    overlaps = _overlapping_cidrs(name, ipaddress.IPv4Network(environment.network.cidr))
+    if overlaps:
+        raise ConfigError(
+            [f"{label}: network.cidr: {environment.network.cidr} {o}" for o in overlaps]
+        )
+    return environment
+
+
+def _overlapping_cidrs(name: str, cidr: ipaddress.IPv4Network) -> list[str]:
+    """Environments get disjoint VPC ranges so they can be peered or reached over one VPN."""
+    found = []
+    for other in available():
+        if other == name:
+            continue
+        try:
+            raw = yaml.safe_load(env_file(other).read_text(encoding="utf-8"))
+            theirs = ipaddress.IPv4Network(raw["network"]["cidr"])
+        except (OSError, yaml.YAMLError, KeyError, TypeError, ValueError):
+            continue  # that file's own problems are reported when it is loaded
+        if cidr.overlaps(theirs):
+            found.append(f"overlaps envs/{other}.yaml's {theirs}")
+    return found
