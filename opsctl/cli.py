@@ -74,7 +74,7 @@ def _load(name: str) -> Environment:
         return load(name)
     except ConfigError as error:
         for problem in error.problems:
-            _console(stderr=True).print(f"[red]{problem}[/]", soft_wrap=True, markup=False)
+            _console(stderr=True).print(problem, style="red", soft_wrap=True, markup=False)
         raise typer.Exit(1) from None
 
 
@@ -190,7 +190,7 @@ def render(
         raise typer.Exit(2 if changes else 0)
     changes = renderer.write(environment)
     for change in changes:
-        typer.echo(f"{change.kind:7} {change.path.relative_to(renderer.REPO)}")
+        typer.echo(f"{change.kind:7} {change.path.relative_to(renderer.BUILD.parent)}")
     typer.echo(f"build/{env}/: {len(changes)} file(s) changed")
 
 
@@ -246,6 +246,14 @@ def validate(
 def plan(
     env: EnvArg,
     emulator: EmulatorOpt = None,
+    replace: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--replace",
+            metavar="ADDRESS",
+            help="Force replacing this resource (terraform -replace).",
+        ),
+    ] = None,
     json_output: JsonOpt = False,
     verbose: VerboseOpt = False,
 ) -> None:
@@ -255,7 +263,9 @@ def plan(
     ws = _workspace(env, emulator)
     ws.prepare()
     _terraform_step(f"terraform init ({env})", verbose, ws.init)
-    code, summary = _terraform_step(f"terraform plan ({env})", verbose, ws.plan)
+    code, summary = _terraform_step(
+        f"terraform plan ({env})", verbose, lambda p: ws.plan(p, replace=replace or [])
+    )
     ws.record("plan", "changes pending" if code == 2 else "no changes")
     if json_output:
         typer.echo(json.dumps({"env": env, "target": _target(ws)} | summary.as_dict(), indent=2))
@@ -407,6 +417,31 @@ def bootstrap(
     _confirm(ws.env, "create the state bucket of", yes)
     _terraform_step(f"terraform apply (bootstrap {env})", verbose, ws.apply_saved)
     _console().print(f"[green]State bucket ready:[/] {environment.state.bucket}")
+
+
+@app.command()
+def graph(
+    env: EnvArg,
+    output: Annotated[
+        Path | None,
+        typer.Option("--output", "-o", help="SVG path (default build/ENV/architecture.svg)."),
+    ] = None,
+    dot: Annotated[bool, typer.Option("--dot", help="Print the graphviz source instead.")] = False,
+) -> None:
+    """Draw ENV's architecture (VPC tiers, ALB, both colours, Aurora, S3/SQS, alarms -> SNS)."""
+    from opsctl import graph as drawing
+    from opsctl import render as renderer
+
+    environment = _load(env)
+    if dot:
+        typer.echo(drawing.dot_source(environment), nl=False)
+        return
+    target = output or renderer.build_dir(env) / "architecture.svg"
+    try:
+        drawing.render_svg(environment, target)
+    except FileNotFoundError as error:
+        raise _fail(str(error)) from None
+    typer.echo(f"wrote {target}")
 
 
 @app.command()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
+import os
 import re
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -11,7 +12,8 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 REPO = Path(__file__).resolve().parent.parent
-ENVS_DIR = REPO / "envs"
+# Overridable so tests (and experiments) can use a copy of the env files.
+ENVS_DIR = Path(os.environ.get("OPSCTL_ENVS_DIR") or REPO / "envs")
 ENV_NAME = re.compile(r"^[a-z][a-z0-9-]{1,15}$")
 
 
@@ -49,8 +51,8 @@ class Network(Strict):
     def _valid_cidr(cls, value: str) -> str:
         cidr = _cidr(value)
         prefix = ipaddress.IPv4Network(cidr).prefixlen
-        if not 16 <= prefix <= 22:
-            raise ValueError(f"prefix must be /16 to /22 so it can hold every tier, got /{prefix}")
+        if not 16 <= prefix <= 21:
+            raise ValueError(f"prefix must be /16 to /21 so it can hold every tier, got /{prefix}")
         return cidr
 
 
@@ -120,6 +122,9 @@ class Features(Strict):
     tls_only_bucket_policies: bool = True
     sqs_redrive_allow_policy: bool = True
     asg_wait_for_capacity: bool = True
+    asg_instance_warmup: bool = True
+    asg_instance_maintenance_policy: bool = True
+    db_performance_insights: bool = True
 
 
 class Environment(Strict):
@@ -203,7 +208,7 @@ def _describe(error: dict[str, Any]) -> str:
 def load(name: str, path: Path | None = None) -> Environment:
     """Read and validate one environment; ConfigError lists every problem found."""
     path = path or env_file(name)
-    label = path.relative_to(REPO) if path.is_relative_to(REPO) else path
+    label = path.relative_to(ENVS_DIR.parent) if path.is_relative_to(ENVS_DIR.parent) else path
     if not ENV_NAME.match(name):
         raise ConfigError([f"{name!r}: environment names are lowercase letters, digits and -"])
     if not path.exists():
@@ -245,5 +250,5 @@ def _overlapping_cidrs(name: str, cidr: ipaddress.IPv4Network) -> list[str]:
         except (OSError, yaml.YAMLError, KeyError, TypeError, ValueError):
             continue  # that file's own problems are reported when it is loaded
         if cidr.overlaps(theirs):
-            found.append(f"overlaps envs/{other}.yaml's {theirs}")
+            found.append(f"overlaps {ENVS_DIR.name}/{other}.yaml's {theirs}")
     return found

@@ -43,8 +43,17 @@ def main() -> int:
         env = dict(os.environ, **DUMMY_CREDENTIALS, INGEST_ENV="local")
         env.setdefault("INGEST_AWS_ENDPOINT_URL", moto.endpoint)
         env.setdefault("AWS_DEFAULT_REGION", "eu-west-1")
+        migrated = subprocess.run(
+            [sys.executable, "-m", "service.cli", "migrate"], cwd=REPO, env=env, check=False
+        )
+        if migrated.returncode != 0:
+            print("make run: `ingest-service migrate` failed (see above)")
+            return 1
         service = subprocess.Popen(
-            [sys.executable, "-m", "service.cli", "serve", "--port", str(SERVICE_PORT)],
+            [
+                sys.executable,
+                *("-m", "service.cli", "serve", "--port", str(SERVICE_PORT), "--with-worker"),
+            ],
             cwd=REPO,
             env=env,
             start_new_session=True,
@@ -52,7 +61,7 @@ def main() -> int:
         wait_for(_healthy, 60, f"the service on port {SERVICE_PORT}")
         print(
             f"\n  AWS emulator (moto)   {moto.endpoint}   (log: var/moto.log)"
-            f"\n  ingestion service     http://127.0.0.1:{SERVICE_PORT}   (GET /health)"
+            f"\n  ingestion service     http://127.0.0.1:{SERVICE_PORT}  (+ worker; GET /health)"
             f"\n  database              {env.get('INGEST_DATABASE_URL', 'sqlite: var/ingest.db')}"
             "\n\n  Ctrl-C stops both.\n",
             flush=True,

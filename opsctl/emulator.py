@@ -34,6 +34,8 @@ class MotoServer:
         env = dict(os.environ, **DUMMY_CREDENTIALS)
         # Attaching AWS-managed policies (SSM core, Config role, RDS monitoring) 404s without this.
         env["MOTO_IAM_LOAD_MANAGED_POLICIES"] = "true"
+        # ACM certificates are issued at once instead of after moto's default 60 s.
+        env["MOTO_ACM_VALIDATION_WAIT"] = "0"
         log = self.log_path.open("ab") if self.log_path else subprocess.DEVNULL
         self.process = subprocess.Popen(
             [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(self.port)],

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import textwrap
 from pathlib import Path
 from typing import Any
 
@@ -22,9 +23,13 @@ def _clean(value: Any) -> Any:
 def _unquote(text: str) -> str:
     if len(text) >= 2 and text[0] == text[-1] == '"':
         try:
-            return str(json.loads(text))
+            text = str(json.loads(text))
         except ValueError:
-            return text[1:-1]
+            text = text[1:-1]
+    if text.startswith("<<"):  # heredoc: <<EOT / <<-EOT ... EOT
+        body = text.split("\n", 1)[1] if "\n" in text else ""
+        body = body.rsplit("\n", 1)[0]
+        return textwrap.dedent(body) if text.startswith("<<-") else body
     return text
 
 

@@ -14,7 +14,7 @@ import jinja2
 from opsctl.config import REPO, Environment
 
 TEMPLATES = REPO / "envs" / "templates"
-BUILD = REPO / "build"
+BUILD = Path(os.environ.get("OPSCTL_BUILD_DIR") or REPO / "build")
 MODULES = REPO / "modules"
 EMULATOR_OVERRIDE = "emulator_override.tf"
 
@@ -94,8 +94,8 @@ def changes(env: Environment, files: dict[str, str], folder: str = "") -> list[C
             difflib.unified_diff(
                 (old or "").splitlines(keepends=True),
                 content.splitlines(keepends=True),
-                fromfile=f"a/{path.relative_to(REPO)}",
-                tofile=f"b/{path.relative_to(REPO)}",
+                fromfile=f"a/{path.relative_to(BUILD.parent)}",
+                tofile=f"b/{path.relative_to(BUILD.parent)}",
             )
         )
         found.append(Change(path, "create" if old is None else "update", diff))

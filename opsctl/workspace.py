@@ -67,12 +67,15 @@ class Workspace:
             args.append(f"-backend-config={BACKEND_FILE}")
         self._run(["init", "-no-color", "-input=false", *self._mirror(), *args], progress)
 
-    def plan(self, progress: Progress, destroy: bool = False) -> tuple[int, Summary]:
+    def plan(
+        self, progress: Progress, destroy: bool = False, replace: list[str] | None = None
+    ) -> tuple[int, Summary]:
         """Plan to build/<env>/tfplan; (0 no changes | 2 changes, summary). Raises on error."""
         (self.dir / PLAN_META).unlink(missing_ok=True)
         args = ["plan", "-no-color", "-input=false", "-detailed-exitcode", f"-out={PLAN_FILE}"]
         if destroy:
             args.append("-destroy")
+        args += [f"-replace={address}" for address in replace or []]
         code = self._run(args, progress, ok=(0, 2))
         summary = summarise(self.terraform.show_json(PLAN_FILE))
         meta = {
@@ -102,8 +105,11 @@ class Workspace:
         return None
 
     def apply_saved(self, progress: Progress) -> None:
-        self._run(["apply", "-no-color", "-input=false", PLAN_FILE], progress)
-        self.discard_plan()
+        """Apply the saved plan; it is spent either way (terraform refuses to apply it twice)."""
+        try:
+            self._run(["apply", "-no-color", "-input=false", PLAN_FILE], progress)
+        finally:
+            self.discard_plan()
 
     def discard_plan(self) -> None:
         (self.dir / PLAN_FILE).unlink(missing_ok=True)
@@ -163,7 +169,7 @@ def fingerprint(env_name: str, emulator_url: str | None) -> str:
         if path.is_file() and not any(p.startswith(".terraform") or p == "tests" for p in relative):
             files.append(path)
     for path in files:
-        digest.update(str(path.relative_to(REPO)).encode())
+        digest.update(str(path).encode())
         digest.update(path.read_bytes())
     digest.update((emulator_url or "").encode())
     return digest.hexdigest()

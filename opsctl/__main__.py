@@ -1,0 +1,3 @@
+from opsctl.cli import app
+
+app(prog_name="opsctl")

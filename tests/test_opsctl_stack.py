@@ -1,0 +1,125 @@
+"""opsctl against real terraform and a real moto server: validate, plan prod/staging offline,
+apply the whole local stack, re-plan clean, guard stateful replacements and stale plans, destroy.
+
+The tests in this file run in order and share one applied `local` stack (applying takes minutes).
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import boto3
+import pytest
+
+from opsctl.emulator import MotoServer
+from tests.conftest import REPO, require
+from tests.opsctl_run import Opsctl
+
+pytestmark = pytest.mark.slow
+AURORA = "module.database.aws_rds_cluster.this"
+
+
+@pytest.fixture(scope="module")
+def opsctl(
+    moto_server: MotoServer, tmp_path_factory: pytest.TempPathFactory, terraform: object
+) -> Opsctl:
+    moto_server.reset()
+    root = tmp_path_factory.mktemp("opsctl")
+    shutil.copytree(REPO / "envs", root / "envs", ignore=shutil.ignore_patterns("templates"))
+    return Opsctl(
+        envs_dir=root / "envs", build_dir=root / "build", emulator_url=moto_server.endpoint
+    )
+
+
+@pytest.fixture(scope="module")
+def applied(opsctl: Opsctl) -> Opsctl:
+    result = opsctl("apply", "local", "--yes")
+    assert result.code == 0, result.output
+    assert "Applied." in result.stdout
+    return opsctl
+
+
+def summary_of(opsctl: Opsctl, *args: str) -> tuple[int, dict]:
+    result = opsctl("plan", *args, "--json")
+    assert result.code in (0, 2), result.output
+    return result.code, json.loads(result.stdout)
+
+
+def test_validate_all_environments(opsctl: Opsctl) -> None:
+    from opsctl import checkov
+
+    require(checkov.binary() is not None, "checkov (.venv-checkov)")
+    result = opsctl("validate", "--all")
+    assert result.code == 0, result.output
+    for env in ("dev", "local", "prod", "staging"):
+        assert f"ok {env}: fmt, validate, checkov (" in result.stdout
+        assert " 0 failed)" in result.stdout
+
+
+@pytest.mark.parametrize(("env", "azs", "nats"), [("prod", 3, 3), ("staging", 2, 2)])
+def test_plan_on_the_emulator(opsctl: Opsctl, env: str, azs: int, nats: int) -> None:
+    code, summary = summary_of(opsctl, env)
+    assert code == 2
+    assert summary["target"] == f"emulator {opsctl.emulator_url}"
+    types = summary["resource_types"]
+    assert types["aws_nat_gateway"]["create"] == nats
+    assert types["aws_subnet"]["create"] == 3 * azs
+    assert types["aws_autoscaling_group"]["create"] == 2
+    assert types["aws_lb_target_group"]["create"] == 2
+    assert summary["totals"]["destroy"] == 0
+    assert summary["stateful"] == []
+    assert set(summary["by_module"]) == {
+        "network", "security", "database", "secrets", "compute",
+        "loadbalancer", "ingest", "monitoring", "compliance",
+    }  # fmt: skip
+    # The emulator override is written beside the render, never into it.
+    build = opsctl.build_dir / env
+    assert (build / "emulator_override.tf").exists()
+    assert "127.0.0.1" not in (build / "providers.tf").read_text()
+
+
+def test_apply_local_then_plan_shows_no_changes(applied: Opsctl) -> None:
+    code, summary = summary_of(applied, "local")
+    assert code == 0, json.dumps(summary["by_module"], indent=1)
+    assert not summary["has_changes"]
+
+
+def test_replacing_aurora_is_listed_and_refused(applied: Opsctl) -> None:
+    code, summary = summary_of(applied, "local", "--replace", AURORA)
+    assert code == 2
+    assert {"address": AURORA, "type": "aws_rds_cluster", "action": "replace"} in (
+        summary["stateful"]
+    )
+    result = applied("apply", "local", "--yes")
+    assert result.code == 4
+    assert "refusing to replace stateful resources" in result.stderr
+    assert f"--allow-destroy '{AURORA}'" in result.stderr
+
+
+def test_apply_refuses_a_stale_plan(applied: Opsctl) -> None:
+    code, _ = summary_of(applied, "local", "--replace", AURORA)
+    assert code == 2
+    env_file = applied.envs_dir / "local.yaml"
+    original = env_file.read_text()
+    env_file.write_text(original.replace("monthly_usd: 10", "monthly_usd: 11"))
+    try:
+        result = applied("apply", "local", "--yes", "--allow-destroy", AURORA)
+    finally:
+        env_file.write_text(original)
+    assert result.code == 4
+    assert "the saved plan for local is stale" in result.stderr
+    assert "envs/local.yaml" in result.stderr
+
+
+def test_destroy_local_removes_the_stack(applied: Opsctl) -> None:
+    result = applied("destroy", "local", "--yes")
+    assert result.code == 0, result.output
+    region = {"region_name": "eu-west-1", "endpoint_url": applied.emulator_url}
+    rds = boto3.client("rds", **region)
+    assert rds.describe_db_clusters()["DBClusters"] == []
+    ec2 = boto3.client("ec2", **region)
+    vpcs = ec2.describe_vpcs(Filters=[{"Name": "is-default", "Values": ["false"]}])["Vpcs"]
+    assert vpcs == []
+    autoscaling = boto3.client("autoscaling", **region)
+    assert autoscaling.describe_auto_scaling_groups()["AutoScalingGroups"] == []
