@@ -1,0 +1,39 @@
+output "recorder_name" {
+  description = "Name of the AWS Config configuration recorder."
+  value       = aws_config_configuration_recorder.this.name
+}
+
+output "delivery_channel_name" {
+  description = "Name of the AWS Config delivery channel."
+  value       = aws_config_delivery_channel.this.name
+}
+
+output "bucket_name" {
+  description = "Name of the bucket receiving Config snapshots and history."
+  value       = aws_s3_bucket.this.bucket
+}
+
+output "bucket_arn" {
+  description = "ARN of the bucket receiving Config snapshots and history."
+  value       = aws_s3_bucket.this.arn
+}
+
+output "kms_key_arn" {
+  description = "ARN of the KMS key encrypting the Config deliveries."
+  value       = aws_kms_key.this.arn
+}
+
+output "role_arn" {
+  description = "ARN of the IAM role AWS Config records and delivers with."
+  value       = aws_iam_role.this.arn
+}
+
+output "rule_names" {
+  description = "Names of the Config rules, keyed like `rules`."
+  value       = { for key, rule in aws_config_config_rule.this : key => rule.name }
+}
+
+output "rule_arns" {
+  description = "ARNs of the Config rules, keyed like `rules`."
+  value       = { for key, rule in aws_config_config_rule.this : key => rule.arn }
+}

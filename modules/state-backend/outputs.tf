@@ -1,0 +1,30 @@
+output "bucket_name" {
+  description = "Name of the state bucket (the S3 backend's `bucket`)."
+  value       = aws_s3_bucket.this.bucket
+}
+
+output "bucket_arn" {
+  description = "ARN of the state bucket."
+  value       = aws_s3_bucket.this.arn
+}
+
+output "kms_key_arn" {
+  description = "ARN of the KMS key encrypting the state (the S3 backend's `kms_key_id`)."
+  value       = aws_kms_key.this.arn
+}
+
+output "kms_key_alias" {
+  description = "Alias of the state KMS key (`alias/<name>-tfstate`)."
+  value       = aws_kms_alias.this.name
+}
+
+output "backend_config" {
+  description = "Settings for an S3 backend using this bucket with native locking (add `key = \"<env>/terraform.tfstate\"`)."
+  value = {
+    bucket       = aws_s3_bucket.this.bucket
+    region       = data.aws_region.current.id
+    encrypt      = true
+    kms_key_id   = aws_kms_key.this.arn
+    use_lockfile = true
+  }
+}
