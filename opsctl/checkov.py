@@ -38,6 +38,7 @@ class Report:
     passed: int
     failed: list[Finding]
     skipped: list[Finding]
+    passed_by_dir: dict[str, int]  # first folder under the scanned directory -> passed checks
 
 
 def scan(directory: Path) -> Report:
@@ -58,7 +59,7 @@ def scan(directory: Path) -> Report:
     if isinstance(data, list):  # several frameworks answer as a list
         data = next((d for d in data if d.get("check_type") == "terraform"), {})
     if not data:
-        return Report(passed=0, failed=[], skipped=[])  # nothing to scan
+        return Report(passed=0, failed=[], skipped=[], passed_by_dir={})  # nothing to scan
 
     def findings(kind: str) -> list[Finding]:
         return [
@@ -72,8 +73,13 @@ def scan(directory: Path) -> Report:
             for c in data["results"].get(kind, [])
         ]
 
+    passed_by_dir: dict[str, int] = {}
+    for check in data["results"].get("passed_checks", []):
+        folder = check["file_path"].strip("/").split("/")[0]
+        passed_by_dir[folder] = passed_by_dir.get(folder, 0) + 1
     return Report(
         passed=int(data["summary"]["passed"]),
         failed=findings("failed_checks"),
         skipped=findings("skipped_checks"),
+        passed_by_dir=passed_by_dir,
     )

@@ -10,6 +10,7 @@ import argparse
 import sys
 from pathlib import Path
 
+from opsctl.checkov import Report
 from opsctl.hcl import expression, load_module
 
 BEGIN = "<!-- BEGIN_TF_DOCS -->"
@@ -76,12 +77,71 @@ def main(argv: list[str] | None = None) -> int:
         else:
             (module_dir / "README.md").write_text(fresh, encoding="utf-8")
             print(f"updated {module_dir / 'README.md'}")
+    if not args.modules and not args.check and update_checkov_summary():
+        print("updated docs/modules.md (checkov results)")
     for module_dir in stale:
         print(
             f"{module_dir}/README.md: table is stale; run python -m opsctl.module_docs",
             file=sys.stderr,
         )
     return 1 if stale else 0
+
+
+# terraform-aws-modules at their module roots with defaults, checkov 3.3.30 (issue #3).
+UPSTREAM_FAILED = {
+    "network": ("vpc", 1),
+    "security": ("security-group", 2),
+    "database": ("rds-aurora", 6),
+    "loadbalancer": ("alb", 2),
+    "compute": ("autoscaling", 0),
+}
+CHECKOV_BEGIN = "<!-- BEGIN_CHECKOV -->"
+CHECKOV_END = "<!-- END_CHECKOV -->"
+
+
+def checkov_section(report: Report, modules: list[str]) -> str:
+    """The checkov results table of docs/modules.md, with every skip and its reason."""
+    lines = [
+        "| module | passed | failed | skipped | terraform-aws-modules counterpart: failed |",
+        "|---|---:|---:|---:|---|",
+    ]
+    skips = []
+    for module in modules:
+        prefix = f"/{module}/"
+        passed = report.passed_by_dir.get(module, 0)
+        failed = [f for f in report.failed if f.file.startswith(prefix)]
+        skipped = sorted(
+            (f for f in report.skipped if f.file.startswith(prefix)),
+            key=lambda f: (f.check_id, f.resource),
+        )
+        upstream = UPSTREAM_FAILED.get(module)
+        counterpart = f"{upstream[0]}: {upstream[1]}" if upstream else "-"
+        lines.append(f"| {module} | {passed} | {len(failed)} | {len(skipped)} | {counterpart} |")
+        skips += [
+            f"| {module} | {f.check_id} | `{f.resource}` | {_cell(f.reason)} |" for f in skipped
+        ]
+    lines += ["", "Every skip, inline in the code with its reason:", ""]
+    lines += ["| module | check | resource | reason |", "|---|---|---|---|", *skips]
+    return "\n".join(lines)
+
+
+def checkov_summary(text: str, report: Report) -> str:
+    """docs/modules.md's text with a fresh checkov section."""
+    modules = sorted(p.name for p in (REPO / "modules").iterdir() if (p / "main.tf").exists())
+    head, rest = text.split(CHECKOV_BEGIN, 1)
+    _, tail = rest.split(CHECKOV_END, 1)
+    return f"{head}{CHECKOV_BEGIN}\n{checkov_section(report, modules)}\n{CHECKOV_END}{tail}"
+
+
+def update_checkov_summary(path: Path = REPO / "docs" / "modules.md") -> bool:
+    """Rewrite the checkov section of docs/modules.md; True when it changed."""
+    from opsctl.checkov import scan
+
+    text = path.read_text(encoding="utf-8")
+    fresh = checkov_summary(text, scan(REPO / "modules"))
+    if fresh != text:
+        path.write_text(fresh, encoding="utf-8")
+    return fresh != text
 
 
 if __name__ == "__main__":

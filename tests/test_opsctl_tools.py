@@ -7,7 +7,7 @@ from pathlib import Path
 
 from opsctl import module_docs
 from opsctl.provider_schema import check_module
-from tests.conftest import REPO
+from tests.conftest import REPO, require
 
 
 def test_schema_check_names_each_unknown_argument_block_and_resource() -> None:
@@ -46,3 +46,12 @@ def test_readme_without_markers_is_an_error(tmp_path: Path) -> None:
     shutil.copytree(REPO / "tests/data/tiny-module", tmp_path / "m")
     (tmp_path / "m" / "README.md").write_text("# no markers\n")
     assert module_docs.main(["--check", str(tmp_path / "m")]) == 1
+
+
+def test_docs_modules_checkov_table_is_current() -> None:
+    from opsctl import checkov
+
+    require(checkov.binary() is not None, "checkov (.venv-checkov)")
+    text = (REPO / "docs/modules.md").read_text()
+    fresh = module_docs.checkov_summary(text, checkov.scan(REPO / "modules"))
+    assert text == fresh, "run: make docs (docs/modules.md checkov table is stale)"
