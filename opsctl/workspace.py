@@ -143,20 +143,14 @@ class Workspace:
 
     def _ensure_emulator_state_bucket(self) -> None:
         """On the throwaway emulator the state bucket is made on first use (no bootstrap step)."""
-        import boto3
+        from opsctl import aws
 
-        s3 = boto3.client(
-            "s3",
-            endpoint_url=self.emulator_url,
-            region_name=self.env.region,
-            aws_access_key_id=emulator.DUMMY_CREDENTIALS["AWS_ACCESS_KEY_ID"],
-            aws_secret_access_key=emulator.DUMMY_CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
-        )
+        s3 = aws.client("s3", self.env.region, self.emulator_url)
         existing = {b["Name"] for b in s3.list_buckets().get("Buckets", [])}
         if self.env.state.bucket not in existing:
             s3.create_bucket(
                 Bucket=self.env.state.bucket,
-                CreateBucketConfiguration={"LocationConstraint": self.env.region},  # type: ignore[typeddict-item]
+                CreateBucketConfiguration={"LocationConstraint": self.env.region},
             )
 
 

@@ -9,9 +9,9 @@ from __future__ import annotations
 import json
 import shutil
 
-import boto3
 import pytest
 
+from opsctl import aws
 from opsctl.emulator import MotoServer
 from tests.conftest import REPO, require
 from tests.opsctl_run import Opsctl
@@ -115,11 +115,10 @@ def test_apply_refuses_a_stale_plan(applied: Opsctl) -> None:
 def test_destroy_local_removes_the_stack(applied: Opsctl) -> None:
     result = applied("destroy", "local", "--yes")
     assert result.code == 0, result.output
-    region = {"region_name": "eu-west-1", "endpoint_url": applied.emulator_url}
-    rds = boto3.client("rds", **region)
+    rds = aws.client("rds", "eu-west-1", applied.emulator_url)
     assert rds.describe_db_clusters()["DBClusters"] == []
-    ec2 = boto3.client("ec2", **region)
+    ec2 = aws.client("ec2", "eu-west-1", applied.emulator_url)
     vpcs = ec2.describe_vpcs(Filters=[{"Name": "is-default", "Values": ["false"]}])["Vpcs"]
     assert vpcs == []
-    autoscaling = boto3.client("autoscaling", **region)
+    autoscaling = aws.client("autoscaling", "eu-west-1", applied.emulator_url)
     assert autoscaling.describe_auto_scaling_groups()["AutoScalingGroups"] == []
