@@ -6,19 +6,25 @@ Exit codes are a contract (opsctl/exitcodes.py): 0 ok, 1 error, 2 changes, 3 loc
 
 from __future__ import annotations
 
-import os
-import sys
-from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-T = TypeVar("T")
+from opsctl.ui import (
+    EmulatorOpt,
+    EnvArg,
+    JsonOpt,
+    VerboseOpt,
+    YesOpt,
+    confirm,
+    console,
+    fail,
+    load_env,
+    terraform_step,
+)
 
 if TYPE_CHECKING:
-    from rich.console import Console
-
     from opsctl.config import Environment
     from opsctl.plan_summary import Summary
     from opsctl.workspace import Workspace
@@ -30,109 +36,24 @@ app = typer.Typer(
 )
 modules_app = typer.Typer(help="Terraform modules under modules/.", no_args_is_help=True)
 app.add_typer(modules_app, name="modules")
-
-EnvArg = Annotated[
-    str,
-    typer.Argument(
-        envvar="OPSCTL_ENV", help="Environment: a file envs/ENV.yaml ($OPSCTL_ENV by default)."
-    ),
-]
-EmulatorOpt = Annotated[
-    str | None,
-    typer.Option(
-        "--emulator",
-        envvar="OPSCTL_EMULATOR_URL",
-        help="Talk to a local AWS emulator (moto server) at this URL with dummy credentials.",
-        show_default=False,
-    ),
-]
-JsonOpt = Annotated[bool, typer.Option("--json", help="Print the result as JSON.")]
-VerboseOpt = Annotated[bool, typer.Option("--verbose", "-v", help="Stream terraform's output.")]
-YesOpt = Annotated[
-    bool, typer.Option("--yes", "-y", help="Answer the confirmation (required for prod in CI).")
-]
 ModuleDirs = Annotated[
     list[Path] | None, typer.Argument(help="Module folders (default: all).", show_default=False)
 ]
 
 
-def _console(stderr: bool = False) -> Console:
-    from rich.console import Console
-
-    return Console(stderr=stderr, no_color=bool(os.environ.get("NO_COLOR")), highlight=False)
-
-
-def _fail(message: str, code: int = 1) -> typer.Exit:
-    _console(stderr=True).print(f"[bold red]error:[/] {message}", soft_wrap=True)
-    return typer.Exit(code)
-
-
-def _load(name: str) -> Environment:
-    from opsctl.config import ConfigError, load
-
-    try:
-        return load(name)
-    except ConfigError as error:
-        for problem in error.problems:
-            _console(stderr=True).print(problem, style="red", soft_wrap=True, markup=False)
-        raise typer.Exit(1) from None
-
-
 def _workspace(name: str, emulator: str | None) -> Workspace:
     from opsctl.workspace import Workspace, emulator_from
 
-    env = _load(name)
+    env = load_env(name)
     return Workspace(env, emulator_from(emulator, env))
-
-
-class _Progress:
-    """Terraform's output: streamed with --verbose, else a spinner showing the latest step."""
-
-    def __init__(self, title: str, verbose: bool) -> None:
-        self.title, self.verbose = title, verbose
-        self.console = _console(stderr=True)
-        self.status = None if verbose else self.console.status(title)
-
-    def __enter__(self) -> _Progress:
-        if self.status is not None:
-            self.status.start()
-        else:
-            self.console.print(f"[bold]{self.title}[/]")
-        return self
-
-    def __call__(self, line: str) -> None:
-        if self.verbose:
-            self.console.print(line, markup=False, highlight=False)
-        elif self.status is not None and line.strip():
-            self.status.update(f"{self.title}  [dim]{line.strip()[:90]}[/]")
-
-    def __exit__(self, *exc: object) -> None:
-        if self.status is not None:
-            self.status.stop()
-
-
-def _terraform_step(title: str, verbose: bool, step: Callable[[_Progress], T]) -> T:
-    """Run one workspace step; on failure show terraform's whole output and exit 1."""
-    from opsctl.terraform import TerraformError
-
-    with _Progress(title, verbose) as progress:
-        try:
-            return step(progress)
-        except TerraformError as error:
-            console = _console(stderr=True)
-            if not verbose:
-                console.print(error.output, markup=False, highlight=False)
-            raise _fail(str(error)) from None
-        except FileNotFoundError as error:
-            raise _fail(str(error)) from None
 
 
 def _print_summary(summary: Summary, env: Environment, target: str) -> None:
     from rich.table import Table
 
-    console = _console()
+    out = console()
     if not summary.has_changes:
-        console.print(f"[green]No changes.[/] {env.name} ({target}) matches the configuration.")
+        out.print(f"[green]No changes.[/] {env.name} ({target}) matches the configuration.")
         return
     table = Table(title=f"Plan for {env.name} ({target})", title_justify="left")
     table.add_column("module")
@@ -141,29 +62,13 @@ def _print_summary(summary: Summary, env: Environment, target: str) -> None:
     for module, counts in summary.by_module.items():
         table.add_row(module, *(str(counts[a] or "") for a in counts))
     table.add_row("[bold]total[/]", *(f"[bold]{n}[/]" for n in summary.totals.values()))
-    console.print(table)
+    out.print(table)
     if summary.stateful:
-        console.print(
+        out.print(
             "[bold red]!! Stateful resources would be destroyed or replaced (data loss):[/]"
         )
         for hazard in summary.stateful:
-            console.print(f"[bold red]   {hazard.action:8} {hazard.address}[/]", markup=True)
-
-
-def _confirm(env: Environment, action: str, yes: bool) -> None:
-    """Prod needs the environment's name typed (or --yes); others a y/N (or --yes)."""
-    from opsctl.exitcodes import Exit
-
-    if yes:
-        return
-    if not sys.stdin.isatty():
-        raise _fail(f"{action} {env.name} needs confirmation: pass --yes", Exit.ABORTED)
-    if env.is_prod:
-        typed = typer.prompt(f"Type the environment name ({env.name}) to {action} it")
-        if typed.strip() != env.name:
-            raise _fail("confirmation did not match; nothing done", Exit.ABORTED)
-    elif not typer.confirm(f"{action} {env.name}?", default=False):
-        raise _fail("aborted; nothing done", Exit.ABORTED)
+            out.print(f"[bold red]   {hazard.action:8} {hazard.address}[/]", markup=True)
 
 
 def _target(ws: Workspace) -> str:
@@ -180,7 +85,7 @@ def render(
     """Render envs/ENV.yaml into build/ENV/ (only changed files are rewritten)."""
     from opsctl import render as renderer
 
-    environment = _load(env)
+    environment = load_env(env)
     if diff:
         changes = renderer.changes(environment, renderer.render(environment))
         for change in changes:
@@ -208,36 +113,36 @@ def validate(
     from opsctl.terraform import Terraform, TerraformError
 
     if not env and not all_envs:
-        raise _fail("name an environment or pass --all")
+        raise fail("name an environment or pass --all")
     names = config.available() if all_envs else [env or ""]
-    console = _console()
+    out = console()
     for name in names:
-        environment = _load(name)
+        environment = load_env(name)
         renderer.write(environment)
         workdir = renderer.build_dir(name)
         tf = Terraform(workdir)
         try:
             tf.run("fmt", "-check", "-no-color", ".")
         except TerraformError as error:
-            raise _fail(f"{name}: rendered files are not fmt clean:\n{error.output}") from None
+            raise fail(f"{name}: rendered files are not fmt clean:\n{error.output}") from None
         try:
             tf.init(backend=False)
         except TerraformError as error:
-            raise _fail(f"{name}: terraform init failed:\n{error.output}") from None
+            raise fail(f"{name}: terraform init failed:\n{error.output}") from None
         result = tf.validate()
         if not result["valid"]:
             messages = "\n".join(
                 f"  {d['severity']}: {d['summary']} {d.get('detail', '')}"
                 for d in result["diagnostics"]
             )
-            raise _fail(f"{name}: terraform validate failed:\n{messages}")
+            raise fail(f"{name}: terraform validate failed:\n{messages}")
         report = checkov.scan(workdir)
         if report.failed:
             lines = "\n".join(
                 f"  {f.check_id} {f.resource} ({f.file}): {f.name}" for f in report.failed
             )
-            raise _fail(f"{name}: checkov found {len(report.failed)} failed check(s):\n{lines}")
-        console.print(
+            raise fail(f"{name}: checkov found {len(report.failed)} failed check(s):\n{lines}")
+        out.print(
             f"[green]ok[/] {name}: fmt, validate, checkov ({report.passed} passed, 0 failed)"
         )
 
@@ -262,8 +167,8 @@ def plan(
 
     ws = _workspace(env, emulator)
     ws.prepare()
-    _terraform_step(f"terraform init ({env})", verbose, ws.init)
-    code, summary = _terraform_step(
+    terraform_step(f"terraform init ({env})", verbose, ws.init)
+    code, summary = terraform_step(
         f"terraform plan ({env})", verbose, lambda p: ws.plan(p, replace=replace or [])
     )
     ws.record("plan", "changes pending" if code == 2 else "no changes")
@@ -272,7 +177,7 @@ def plan(
     else:
         _print_summary(summary, ws.env, _target(ws))
         if code == 2:
-            _console().print(f"Saved plan: build/{env}/tfplan   apply it with: opsctl apply {env}")
+            console().print(f"Saved plan: build/{env}/tfplan   apply it with: opsctl apply {env}")
     raise typer.Exit(code)
 
 
@@ -303,7 +208,7 @@ def apply(
     if meta is not None:
         reason = ws.stale_reason(meta)
         if reason:
-            raise _fail(
+            raise fail(
                 f"the saved plan for {env} is stale: {reason}. Run `opsctl plan {env}` again.",
                 Exit.ABORTED,
             )
@@ -314,11 +219,11 @@ def apply(
             stateful=[Hazard(**h) for h in raw["stateful"]],
             resource_types=raw["resource_types"],
         )
-        _console().print(f"Using the saved plan from {meta['created_at']}.")
+        console().print(f"Using the saved plan from {meta['created_at']}.")
     else:
         ws.prepare()
-        _terraform_step(f"terraform init ({env})", verbose, ws.init)
-        _, summary = _terraform_step(f"terraform plan ({env})", verbose, ws.plan)
+        terraform_step(f"terraform init ({env})", verbose, ws.init)
+        _, summary = terraform_step(f"terraform plan ({env})", verbose, ws.plan)
     _print_summary(summary, ws.env, _target(ws))
     if not summary.has_changes:
         ws.discard_plan()
@@ -327,22 +232,22 @@ def apply(
     blocked = [h for h in summary.stateful if h.address not in allowed]
     if blocked:
         hint = " ".join(f"--allow-destroy '{h.address}'" for h in blocked)
-        raise _fail(
+        raise fail(
             f"refusing to {blocked[0].action} stateful resources without an explicit allowance; "
             f"if that is intended, re-run with: {hint}",
             Exit.ABORTED,
         )
     if dry_run:
-        _console().print("Dry run: nothing applied (the plan stays saved).")
+        console().print("Dry run: nothing applied (the plan stays saved).")
         raise typer.Exit(Exit.CHANGES)
-    _confirm(ws.env, "apply to", yes)
+    confirm(ws.env, "apply to", yes)
     try:
-        _terraform_step(f"terraform apply ({env})", verbose, ws.apply_saved)
+        terraform_step(f"terraform apply ({env})", verbose, ws.apply_saved)
     except typer.Exit:
         ws.record("apply", "failed")
         raise
     ws.record("apply", "applied")
-    _console().print(f"[green]Applied.[/] {env} ({_target(ws)})")
+    console().print(f"[green]Applied.[/] {env} ({_target(ws)})")
 
 
 @app.command()
@@ -357,20 +262,20 @@ def destroy(
 
     ws = _workspace(env, emulator)
     if ws.env.is_prod:
-        raise _fail("opsctl destroy is refused for prod", Exit.ABORTED)
+        raise fail("opsctl destroy is refused for prod", Exit.ABORTED)
     ws.prepare()
-    _terraform_step(f"terraform init ({env})", verbose, ws.init)
-    _, summary = _terraform_step(
+    terraform_step(f"terraform init ({env})", verbose, ws.init)
+    _, summary = terraform_step(
         f"terraform plan -destroy ({env})", verbose, lambda p: ws.plan(p, destroy=True)
     )
     _print_summary(summary, ws.env, _target(ws))
     if not summary.has_changes:
         ws.discard_plan()
         raise typer.Exit(Exit.OK)
-    _confirm(ws.env, "destroy", yes)
-    _terraform_step(f"terraform destroy ({env})", verbose, ws.apply_saved)
+    confirm(ws.env, "destroy", yes)
+    terraform_step(f"terraform destroy ({env})", verbose, ws.apply_saved)
     ws.record("apply", "destroyed")
-    _console().print(f"[green]Destroyed.[/] {env} ({_target(ws)})")
+    console().print(f"[green]Destroyed.[/] {env} ({_target(ws)})")
 
 
 @app.command()
@@ -385,8 +290,8 @@ def output(
 
     ws = _workspace(env, emulator)
     ws.prepare()
-    _terraform_step(f"terraform init ({env})", verbose, ws.init)
-    values = _terraform_step("terraform output", verbose, lambda _p: ws.outputs())
+    terraform_step(f"terraform init ({env})", verbose, ws.init)
+    values = terraform_step("terraform output", verbose, lambda _p: ws.outputs())
     if json_output:
         typer.echo(json.dumps(values, indent=2))
         return
@@ -405,18 +310,18 @@ def bootstrap(
     from opsctl.exitcodes import Exit
     from opsctl.workspace import Workspace, emulator_from
 
-    environment = _load(env)
+    environment = load_env(env)
     ws = Workspace(environment, emulator_from(emulator, environment), folder="bootstrap")
     ws.prepare()
-    _terraform_step(f"terraform init (bootstrap {env})", verbose, ws.init)
-    _, summary = _terraform_step(f"terraform plan (bootstrap {env})", verbose, ws.plan)
+    terraform_step(f"terraform init (bootstrap {env})", verbose, ws.init)
+    _, summary = terraform_step(f"terraform plan (bootstrap {env})", verbose, ws.plan)
     _print_summary(summary, ws.env, _target(ws))
     if not summary.has_changes:
         ws.discard_plan()
         raise typer.Exit(Exit.OK)
-    _confirm(ws.env, "create the state bucket of", yes)
-    _terraform_step(f"terraform apply (bootstrap {env})", verbose, ws.apply_saved)
-    _console().print(f"[green]State bucket ready:[/] {environment.state.bucket}")
+    confirm(ws.env, "create the state bucket of", yes)
+    terraform_step(f"terraform apply (bootstrap {env})", verbose, ws.apply_saved)
+    console().print(f"[green]State bucket ready:[/] {environment.state.bucket}")
 
 
 @app.command()
@@ -432,7 +337,7 @@ def graph(
     from opsctl import graph as drawing
     from opsctl import render as renderer
 
-    environment = _load(env)
+    environment = load_env(env)
     if dot:
         typer.echo(drawing.dot_source(environment), nl=False)
         return
@@ -440,7 +345,7 @@ def graph(
     try:
         drawing.render_svg(environment, target)
     except FileNotFoundError as error:
-        raise _fail(str(error)) from None
+        raise fail(str(error)) from None
     typer.echo(f"wrote {target}")
 
 
@@ -490,7 +395,7 @@ def envs(json_output: JsonOpt = False) -> None:
                 when(row["last_plan"]),
                 when(row["last_apply"]),
             )
-    _console().print(table)
+    console().print(table)
 
 
 @modules_app.command("docs")
