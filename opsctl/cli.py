@@ -177,7 +177,8 @@ def plan(
     else:
         _print_summary(summary, ws.env, _target(ws))
         if code == 2:
-            console().print(f"Saved plan: build/{env}/tfplan   apply it with: opsctl apply {env}")
+            again = f" --emulator {ws.emulator_url}" if emulator else ""
+            console().print(f"Saved plan: build/{env}/tfplan   apply it: opsctl apply {env}{again}")
     raise typer.Exit(code)
 
 
