@@ -53,6 +53,7 @@ docs: setup
 	$(PY) -m opsctl.module_docs
 
 bench: setup
+	$(PY) bench/opsctl_bench.py
 	$(PY) bench/service_bench.py
 
 clean:
