@@ -12,7 +12,7 @@ from opsctl import config
 from opsctl.plan_summary import summarise
 from opsctl.render import hcl
 from opsctl.terraform import Terraform
-from tests.conftest import REPO
+from tests.conftest import REPO, require
 from tests.opsctl_run import Opsctl
 
 ENVS = ["dev", "local", "prod", "staging"]
@@ -193,3 +193,24 @@ def test_plan_summary_counts_and_flags_stateful_hazards() -> None:
         ("module.database.aws_rds_cluster.this", "replace"),
         ("module.ingest.aws_s3_bucket.this", "destroy"),
     ]
+
+
+def test_graph_draws_the_environment(opsctl: Opsctl, tmp_path: Path) -> None:
+    require(shutil.which("dot") is not None, "graphviz (dot)")
+    target = tmp_path / "prod.svg"
+    result = opsctl("graph", "prod", "-o", str(target))
+    assert result.code == 0, result.output
+    svg = target.read_text()
+    assert svg.lstrip().startswith("<?xml")
+    for label in ("ASG blue", "ASG green", "Aurora Serverless v2", "SNS alarm topic", "3 AZs"):
+        assert label in svg, label
+
+
+def test_docs_architecture_svg_is_prod_today(tmp_path: Path) -> None:
+    require(shutil.which("dot") is not None, "graphviz (dot)")
+    from opsctl import graph
+
+    graph.render_svg(config.load("prod"), tmp_path / "prod.svg")
+    assert (tmp_path / "prod.svg").read_text() == (REPO / "docs/architecture.svg").read_text(), (
+        "regenerate: opsctl graph prod -o docs/architecture.svg"
+    )

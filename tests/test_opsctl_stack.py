@@ -79,6 +79,17 @@ def test_plan_on_the_emulator(opsctl: Opsctl, env: str, azs: int, nats: int) -> 
     assert "127.0.0.1" not in (build / "providers.tf").read_text()
 
 
+def test_bootstrap_creates_the_state_bucket(opsctl: Opsctl) -> None:
+    result = opsctl("bootstrap", "dev", "--yes")
+    assert result.code == 0, result.output
+    s3 = aws.client("s3", "eu-west-1", opsctl.emulator_url)
+    bucket = "ingest-tfstate-333333333333-dev"
+    assert s3.get_bucket_versioning(Bucket=bucket)["Status"] == "Enabled"
+    rules = s3.get_bucket_encryption(Bucket=bucket)["ServerSideEncryptionConfiguration"]["Rules"]
+    assert rules[0]["ApplyServerSideEncryptionByDefault"]["SSEAlgorithm"] == "aws:kms"
+    assert opsctl("bootstrap", "dev", "--yes").code == 0  # a second run changes nothing
+
+
 def test_apply_local_then_plan_shows_no_changes(applied: Opsctl) -> None:
     code, summary = summary_of(applied, "local")
     assert code == 0, json.dumps(summary["by_module"], indent=1)

@@ -70,6 +70,7 @@ def test_api_conforms(api_schema: Any) -> None:
     each operation's hypothesis strategy is driven here)."""
     failures: dict[str, str] = {}
     operations = 0
+    calls = [0]
     for result in api_schema.get_all_operations():
         operation = result.ok()
         operations += 1
@@ -85,6 +86,7 @@ def test_api_conforms(api_schema: Any) -> None:
         def check(case: Any) -> None:
             # Records are checked against each dataset's own JSON Schema, which the OpenAPI
             # document cannot know: a body that fits the document may rightly get 422.
+            calls[0] += 1
             case.call_and_validate(headers=WRITE, excluded_checks=[positive_data_acceptance])
 
         try:
@@ -92,4 +94,5 @@ def test_api_conforms(api_schema: Any) -> None:
         except Exception as error:
             failures[operation.label] = str(error)[:3000]
     assert operations == 10, operations  # all but /openapi.json, which schemathesis skips
+    assert calls[0] >= 100, calls  # hypothesis really generated cases
     assert not failures, "\n\n".join(f"{label}:\n{text}" for label, text in failures.items())
