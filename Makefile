@@ -10,7 +10,7 @@ DEBIAN_PACKAGES := mariadb-server packer shellcheck nginx graphviz wrk
 
 export CHECKPOINT_DISABLE := 1
 
-.PHONY: setup debian-packages run test lint fmt docs bench clean
+.PHONY: setup debian-packages run test lint fmt docs bench clean ami
 
 setup: $(VENV)/.installed $(CHECKOV_VENV)/.installed debian-packages
 
@@ -55,6 +55,11 @@ docs: setup
 bench: setup
 	$(PY) bench/opsctl_bench.py
 	$(PY) bench/service_bench.py
+
+# The AMI (packer/README.md): needs AWS credentials and packer >= 1.10. The AMI id is the last
+# line on stdout: `opsctl bluegreen deploy ENV --ami "$(make -s ami | tail -n 1)"`. AMI_ARCH=arm64.
+ami: setup
+	@packer/build.sh
 
 clean:
 	rm -rf build .pytest_cache .mypy_cache .ruff_cache var

@@ -38,6 +38,20 @@ locals {
   # arrive on the agent's EMF endpoint and land in the app group (AWS_EMF_LOG_GROUP_NAME).
   cloudwatch_agent_config = jsonencode({
     agent = { run_as_user = "root" }
+    # Memory and root-disk use, which EC2 does not report by itself, per group and instance.
+    # In the app's namespace: the instance role may PutMetricData there and nowhere else.
+    metrics = {
+      namespace = local.metric_namespace
+      append_dimensions = {
+        AutoScalingGroupName = "$${aws:AutoScalingGroupName}"
+        InstanceId           = "$${aws:InstanceId}"
+      }
+      aggregation_dimensions = [["AutoScalingGroupName"]]
+      metrics_collected = {
+        mem  = { measurement = ["mem_used_percent"] }
+        disk = { measurement = ["used_percent"], resources = ["/"], ignore_file_system_types = ["sysfs", "devtmpfs", "tmpfs"] }
+      }
+    }
     logs = {
       metrics_collected = { emf = {} }
       logs_collected = {

@@ -123,11 +123,12 @@ run "user_data_carries_the_stack_wiring" {
         "INGEST_ENV=test",
         "INGEST_COLOUR=blue",
         "AWS_REGION=eu-west-1",
-        "INGEST_QUEUE_URL=https://sqs.eu-west-1.amazonaws.com/123456789012/ingest-test",
+        "INGEST_SQS_QUEUE_URL=https://sqs.eu-west-1.amazonaws.com/123456789012/ingest-test",
         "INGEST_DATABASE_SECRET_ARN=arn:aws:secretsmanager:eu-west-1:123456789012:secret:rds!cluster-abc-123456",
         "INGEST_DATABASE_HOST=ingest-test.cluster-abc.eu-west-1.rds.amazonaws.com",
         "INGEST_API_KEYS_SECRET_ARN=arn:aws:secretsmanager:eu-west-1:123456789012:secret:ingest-test/api-keys-AbCdEf",
         "INGEST_METRIC_NAMESPACE=Ingest/test",
+        "INGEST_EMF_NAMESPACE=Ingest/test",
         "INGEST_LOG_GROUP_APP=/ingest/ingest-test/app",
         "INGEST_LOG_GROUP_SYSTEM=/ingest/ingest-test/system",
       ] : contains(split("\n", base64decode(aws_launch_template.this["blue"].user_data)), line)
@@ -153,6 +154,11 @@ run "user_data_carries_the_stack_wiring" {
   assert {
     condition     = strcontains(base64decode(aws_launch_template.this["blue"].user_data), "\"log_group_name\":\"/ingest/ingest-test/nginx-access\"")
     error_message = "The CloudWatch agent must ship nginx access logs to the module's group."
+  }
+
+  assert {
+    condition     = strcontains(base64decode(aws_launch_template.this["blue"].user_data), "\"mem_used_percent\"") && strcontains(base64decode(aws_launch_template.this["blue"].user_data), "\"AutoScalingGroupName\":\"$${aws:AutoScalingGroupName}\"")
+    error_message = "The CloudWatch agent must report memory and disk use per Auto Scaling group."
   }
 }
 
