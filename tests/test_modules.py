@@ -49,10 +49,11 @@ def test_layout_and_conventions(module: str) -> None:
 def test_terraform_validate_and_test(
     module: str, terraform: Callable[[Path], Terraform], tmp_path: Path
 ) -> None:
-    workdir = tmp_path / module
+    # The whole modules/ tree: modules call internal building blocks by relative path (../s3-bucket).
     shutil.copytree(
-        REPO / "modules" / module, workdir, ignore=shutil.ignore_patterns(".terraform*")
+        REPO / "modules", tmp_path / "modules", ignore=shutil.ignore_patterns(".terraform*")
     )
+    workdir = tmp_path / "modules" / module
     tf = terraform(workdir)
     tf.init(backend=False)
     validation = tf.validate()

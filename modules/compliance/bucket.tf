@@ -46,127 +46,67 @@ resource "aws_kms_alias" "this" {
   target_key_id = aws_kms_key.this.key_id
 }
 
-resource "aws_s3_bucket" "this" {
-  #checkov:skip=CKV_AWS_18:This bucket is itself an audit log; S3 access logging would need another log bucket and is left to an organisation-wide log archive.
-  #checkov:skip=CKV_AWS_144:Cross-region replication of Config history is an organisation-level DR decision (e.g. an aggregator or a log-archive account).
-  #checkov:skip=CKV2_AWS_62:Nothing consumes events from the Config bucket; Config itself can publish to SNS.
-  bucket        = local.bucket_name
+module "config_bucket" {
+  source = "../s3-bucket"
+
+  bucket_name   = local.bucket_name
   force_destroy = var.force_destroy
+  tags          = var.tags
 
-  tags = merge({ Name = local.bucket_name }, var.tags)
-}
+  kms_key_arn = aws_kms_key.this.arn
 
-resource "aws_s3_bucket_ownership_controls" "this" {
-  bucket = aws_s3_bucket.this.id
+  lifecycle_rules = [
+    {
+      id                                 = "expire-noncurrent-versions"
+      noncurrent_version_expiration_days = var.noncurrent_version_expiration_days
+    },
+    {
+      id                                     = "abort-incomplete-multipart-uploads"
+      abort_incomplete_multipart_upload_days = 7
+    },
+  ]
 
-  rule {
-    object_ownership = "BucketOwnerEnforced"
-  }
-}
-
-resource "aws_s3_bucket_public_access_block" "this" {
-  bucket = aws_s3_bucket.this.id
-
-  block_public_acls       = true
-  block_public_policy     = true
-  ignore_public_acls      = true
-  restrict_public_buckets = true
-}
-
-resource "aws_s3_bucket_versioning" "this" {
-  bucket = aws_s3_bucket.this.id
-
-  versioning_configuration {
-    status = "Enabled"
-  }
-}
-
-resource "aws_s3_bucket_server_side_encryption_configuration" "this" {
-  bucket = aws_s3_bucket.this.id
-
-  rule {
-    apply_server_side_encryption_by_default {
-      sse_algorithm     = "aws:kms"
-      kms_master_key_id = aws_kms_key.this.arn
-    }
-    bucket_key_enabled = true
-  }
-}
-
-resource "aws_s3_bucket_lifecycle_configuration" "this" {
-  bucket = aws_s3_bucket.this.id
-
-  rule {
-    id     = "expire-noncurrent-versions"
-    status = "Enabled"
-
-    filter {}
-
-    noncurrent_version_expiration {
-      noncurrent_days = var.noncurrent_version_expiration_days
-    }
-  }
-
-  rule {
-    id     = "abort-incomplete-multipart-uploads"
-    status = "Enabled"
-
-    filter {}
-
-    abort_incomplete_multipart_upload {
-      days_after_initiation = 7
-    }
-  }
-
-  depends_on = [aws_s3_bucket_versioning.this]
-}
-
-# The statements AWS documents for a Config delivery bucket, each limited to this
-# account's Config (aws:SourceAccount), plus a TLS-only deny.
-resource "aws_s3_bucket_policy" "this" {
-  bucket = aws_s3_bucket.this.id
-  policy = jsonencode({
-    Version = "2012-10-17"
-    Statement = [
-      {
-        Sid       = "AWSConfigBucketPermissionsCheck"
-        Effect    = "Allow"
-        Principal = { Service = "config.amazonaws.com" }
-        Action    = "s3:GetBucketAcl"
-        Resource  = local.bucket_arn
-        Condition = { StringEquals = { "aws:SourceAccount" = local.account_id } }
-      },
-      {
-        Sid       = "AWSConfigBucketExistenceCheck"
-        Effect    = "Allow"
-        Principal = { Service = "config.amazonaws.com" }
-        Action    = "s3:ListBucket"
-        Resource  = local.bucket_arn
-        Condition = { StringEquals = { "aws:SourceAccount" = local.account_id } }
-      },
-      {
-        Sid       = "AWSConfigBucketDelivery"
-        Effect    = "Allow"
-        Principal = { Service = "config.amazonaws.com" }
-        Action    = "s3:PutObject"
-        Resource  = local.delivery_objects_arn
-        Condition = {
-          StringEquals = {
-            "s3:x-amz-acl"      = "bucket-owner-full-control"
-            "aws:SourceAccount" = local.account_id
-          }
+  # The statements AWS documents for a Config delivery bucket, each limited to this account's
+  # Config (aws:SourceAccount); the child module adds the TLS-only deny after them.
+  policy_statements = [
+    {
+      Sid       = "AWSConfigBucketPermissionsCheck"
+      Effect    = "Allow"
+      Principal = { Service = "config.amazonaws.com" }
+      Action    = "s3:GetBucketAcl"
+      Resource  = local.bucket_arn
+      Condition = { StringEquals = { "aws:SourceAccount" = local.account_id } }
+    },
+    {
+      Sid       = "AWSConfigBucketExistenceCheck"
+      Effect    = "Allow"
+      Principal = { Service = "config.amazonaws.com" }
+      Action    = "s3:ListBucket"
+      Resource  = local.bucket_arn
+      Condition = { StringEquals = { "aws:SourceAccount" = local.account_id } }
+    },
+    {
+      Sid       = "AWSConfigBucketDelivery"
+      Effect    = "Allow"
+      Principal = { Service = "config.amazonaws.com" }
+      Action    = "s3:PutObject"
+      Resource  = local.delivery_objects_arn
+      Condition = {
+        StringEquals = {
+          "s3:x-amz-acl"      = "bucket-owner-full-control"
+          "aws:SourceAccount" = local.account_id
         }
-      },
-      {
-        Sid       = "DenyInsecureTransport"
-        Effect    = "Deny"
-        Principal = "*"
-        Action    = "s3:*"
-        Resource  = [local.bucket_arn, "${local.bucket_arn}/*"]
-        Condition = { Bool = { "aws:SecureTransport" = "false" } }
-      },
-    ]
-  })
-
-  depends_on = [aws_s3_bucket_public_access_block.this]
+      }
+    },
+  ]
+  enable_tls_only_policy = true
+  deny_tls_below_1_2     = false
 }
+
+# The bucket's resources used to be declared here; keep their state.
+
+
+
+
+
+

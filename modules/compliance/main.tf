@@ -84,7 +84,7 @@ resource "aws_config_configuration_recorder" "this" {
 
 resource "aws_config_delivery_channel" "this" {
   name           = var.name
-  s3_bucket_name = aws_s3_bucket.this.id
+  s3_bucket_name = module.config_bucket.name
   s3_kms_key_arn = aws_kms_key.this.arn
 
   snapshot_delivery_properties {
@@ -94,7 +94,7 @@ resource "aws_config_delivery_channel" "this" {
   # Config checks the bucket and the role when the channel is created.
   depends_on = [
     aws_config_configuration_recorder.this,
-    aws_s3_bucket_policy.this,
+    module.config_bucket,
     aws_iam_role_policy.delivery,
   ]
 }

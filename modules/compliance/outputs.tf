@@ -10,12 +10,12 @@ output "delivery_channel_name" {
 
 output "bucket_name" {
   description = "Name of the bucket receiving Config snapshots and history."
-  value       = aws_s3_bucket.this.bucket
+  value       = module.config_bucket.name
 }
 
 output "bucket_arn" {
   description = "ARN of the bucket receiving Config snapshots and history."
-  value       = aws_s3_bucket.this.arn
+  value       = module.config_bucket.arn
 }
 
 output "kms_key_arn" {

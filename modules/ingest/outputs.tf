@@ -1,11 +1,11 @@
 output "bucket_name" {
   description = "Name of the ingest bucket."
-  value       = aws_s3_bucket.this.id
+  value       = module.ingest_bucket.name
 }
 
 output "bucket_arn" {
   description = "ARN of the ingest bucket (give it to the security module's `ingest_bucket_arn`)."
-  value       = aws_s3_bucket.this.arn
+  value       = module.ingest_bucket.arn
 }
 
 output "queue_url" {

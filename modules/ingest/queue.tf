@@ -60,7 +60,7 @@ resource "aws_sqs_queue_policy" "this" {
         Action    = "sqs:SendMessage"
         Resource  = aws_sqs_queue.this.arn
         Condition = {
-          ArnEquals    = { "aws:SourceArn" = aws_s3_bucket.this.arn }
+          ArnEquals    = { "aws:SourceArn" = module.ingest_bucket.arn }
           StringEquals = { "aws:SourceAccount" = local.account_id }
         }
       },
@@ -81,7 +81,7 @@ resource "aws_sqs_queue_policy" "this" {
 }
 
 resource "aws_s3_bucket_notification" "this" {
-  bucket = aws_s3_bucket.this.id
+  bucket = module.ingest_bucket.name
 
   # One target per suffix; with no suffixes, one target for every object.
   dynamic "queue" {

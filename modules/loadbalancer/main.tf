@@ -27,7 +27,7 @@ resource "aws_lb" "this" {
   enable_deletion_protection = var.deletion_protection
 
   access_logs {
-    bucket  = aws_s3_bucket.access_logs.id
+    bucket  = module.access_log_bucket.name
     prefix  = local.access_log_prefix
     enabled = true
   }
@@ -35,7 +35,7 @@ resource "aws_lb" "this" {
   tags = merge({ Name = var.name }, var.tags)
 
   # ELB writes a test object when access logs are enabled: the bucket policy must exist first.
-  depends_on = [aws_s3_bucket_policy.access_logs]
+  depends_on = [module.access_log_bucket]
 }
 
 resource "aws_wafv2_web_acl_association" "this" {

@@ -64,5 +64,5 @@ output "certificate_validation_records" {
 
 output "access_log_bucket_name" {
   description = "Name of the S3 bucket holding the ALB access logs (under the alb/ prefix)."
-  value       = aws_s3_bucket.access_logs.id
+  value       = module.access_log_bucket.name
 }

@@ -1,11 +1,11 @@
 output "bucket_name" {
   description = "Name of the state bucket (the S3 backend's `bucket`)."
-  value       = aws_s3_bucket.this.bucket
+  value       = module.state_bucket.name
 }
 
 output "bucket_arn" {
   description = "ARN of the state bucket."
-  value       = aws_s3_bucket.this.arn
+  value       = module.state_bucket.arn
 }
 
 output "kms_key_arn" {
@@ -21,7 +21,7 @@ output "kms_key_alias" {
 output "backend_config" {
   description = "Settings for an S3 backend using this bucket with native locking (add `key = \"<env>/terraform.tfstate\"`)."
   value = {
-    bucket       = aws_s3_bucket.this.bucket
+    bucket       = module.state_bucket.name
     region       = data.aws_region.current.id
     encrypt      = true
     kms_key_id   = aws_kms_key.this.arn

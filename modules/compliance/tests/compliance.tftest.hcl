@@ -67,31 +67,29 @@ run "regional_recorder_without_globals" {
   }
 }
 
+# The bucket itself is modules/s3-bucket (its tests cover public access and ownership); these
+# assert what this module asks of it, through the child module's outputs.
 run "encrypted_delivery_bucket" {
   command = plan
 
   assert {
-    condition     = aws_s3_bucket.this.bucket == "ingest-test-config-123456789012"
+    condition     = module.config_bucket.name == "ingest-test-config-123456789012"
     error_message = "The Config bucket must be named <name>-config-<account id>."
   }
   assert {
-    condition     = aws_s3_bucket_versioning.this.versioning_configuration[0].status == "Enabled"
+    condition     = module.config_bucket.versioning_status == "Enabled"
     error_message = "The Config bucket must be versioned."
-  }
-  assert {
-    condition     = one(aws_s3_bucket_server_side_encryption_configuration.this.rule).apply_server_side_encryption_by_default[0].sse_algorithm == "aws:kms"
-    error_message = "The Config bucket must use SSE-KMS."
-  }
-  assert {
-    condition = (
-      aws_s3_bucket_public_access_block.this.block_public_acls && aws_s3_bucket_public_access_block.this.block_public_policy &&
-      aws_s3_bucket_public_access_block.this.ignore_public_acls && aws_s3_bucket_public_access_block.this.restrict_public_buckets
-    )
-    error_message = "The Config bucket must block all public access."
   }
   assert {
     condition     = aws_kms_key.this.enable_key_rotation
     error_message = "The Config key must rotate."
+  }
+  assert {
+    condition = (
+      [for r in module.config_bucket.lifecycle_rules : r.noncurrent_version_expiration_days if r.id == "expire-noncurrent-versions"] == [90] &&
+      [for r in module.config_bucket.lifecycle_rules : r.abort_incomplete_multipart_upload_days if r.id == "abort-incomplete-multipart-uploads"] == [7]
+    )
+    error_message = "Noncurrent versions must expire after 90 days and incomplete uploads be aborted after 7."
   }
 }
 
@@ -100,7 +98,7 @@ run "bucket_policy_follows_aws_documentation" {
 
   assert {
     condition = {
-      for s in jsondecode(aws_s3_bucket_policy.this.policy).Statement : s.Sid => [s.Action, s.Resource]
+      for s in jsondecode(module.config_bucket.policy).Statement : s.Sid => [s.Action, s.Resource]
       if s.Effect == "Allow"
       } == {
       AWSConfigBucketPermissionsCheck = ["s3:GetBucketAcl", "arn:aws:s3:::ingest-test-config-123456789012"]
@@ -111,14 +109,14 @@ run "bucket_policy_follows_aws_documentation" {
   }
   assert {
     condition = alltrue([
-      for s in jsondecode(aws_s3_bucket_policy.this.policy).Statement :
+      for s in jsondecode(module.config_bucket.policy).Statement :
       s.Principal.Service == "config.amazonaws.com" && s.Condition.StringEquals["aws:SourceAccount"] == "123456789012"
       if s.Effect == "Allow"
     ])
     error_message = "Every Allow must be for config.amazonaws.com of this account only."
   }
   assert {
-    condition     = [for s in jsondecode(aws_s3_bucket_policy.this.policy).Statement : s.Condition.Bool["aws:SecureTransport"] if s.Effect == "Deny"] == ["false"]
+    condition     = [for s in jsondecode(module.config_bucket.policy).Statement : s.Condition.Bool["aws:SecureTransport"] if s.Effect == "Deny"] == ["false"]
     error_message = "The bucket policy must deny requests without TLS."
   }
 }
@@ -131,7 +129,11 @@ run "delivery_uses_module_key" {
     error_message = "Deliveries must be encrypted with the module's key."
   }
   assert {
-    condition     = aws_config_delivery_channel.this.s3_bucket_name == aws_s3_bucket.this.id
+    condition     = module.config_bucket.sse_algorithm == "aws:kms" && module.config_bucket.kms_key_arn == aws_kms_key.this.arn
+    error_message = "The Config bucket must use SSE-KMS with the module's key."
+  }
+  assert {
+    condition     = aws_config_delivery_channel.this.s3_bucket_name == module.config_bucket.name
     error_message = "The delivery channel must deliver to the module's bucket."
   }
   assert {

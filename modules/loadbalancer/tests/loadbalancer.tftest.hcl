@@ -7,10 +7,8 @@ mock_provider "aws" {
     }
   }
 
-  mock_data "aws_iam_policy_document" {
-    defaults = {
-      json = "{\"Version\":\"2012-10-17\",\"Statement\":[]}"
-    }
+  mock_data "aws_partition" {
+    defaults = { partition = "aws" }
   }
 }
 
@@ -52,13 +50,62 @@ run "alb_defaults" {
   }
 
   assert {
-    condition     = aws_lb.this.access_logs[0].enabled == true && aws_lb.this.access_logs[0].prefix == "alb" && aws_s3_bucket.access_logs.bucket == "ingest-test-alb-logs-123456789012"
+    condition     = aws_lb.this.access_logs[0].enabled == true && aws_lb.this.access_logs[0].prefix == "alb" && module.access_log_bucket.name == "ingest-test-alb-logs-123456789012"
     error_message = "Access logs must be on, under alb/, in the module's bucket."
   }
 
   assert {
     condition     = aws_lb.this.tags["Name"] == "ingest-test" && aws_lb.this.tags["env"] == "test"
     error_message = "The ALB must carry Name and var.tags."
+  }
+}
+
+# The bucket itself is modules/s3-bucket (its tests cover public access and ownership); this
+# asserts what the ALB needs of it, through the child module's outputs.
+run "access_log_bucket" {
+  command = plan
+
+  override_resource {
+    target          = module.access_log_bucket.aws_s3_bucket.this
+    override_during = plan
+    values = {
+      id  = "ingest-test-alb-logs-123456789012"
+      arn = "arn:aws:s3:::ingest-test-alb-logs-123456789012"
+    }
+  }
+
+  assert {
+    condition     = module.access_log_bucket.sse_algorithm == "AES256" && module.access_log_bucket.kms_key_arn == null
+    error_message = "ALB log delivery supports only SSE-S3: the bucket must use AES256."
+  }
+
+  assert {
+    condition     = module.access_log_bucket.versioning_status == "Enabled"
+    error_message = "The access-log bucket must be versioned."
+  }
+
+  assert {
+    condition = (
+      module.access_log_bucket.lifecycle_rules[0].expiration_days == 90 &&
+      module.access_log_bucket.lifecycle_rules[0].noncurrent_version_expiration_days == 30 &&
+      module.access_log_bucket.lifecycle_rules[0].abort_incomplete_multipart_upload_days == 7
+    )
+    error_message = "Logs expire after access_log_retention_days (90), old versions after 30 days, uploads after 7."
+  }
+
+  assert {
+    condition = (
+      [for s in jsondecode(module.access_log_bucket.policy).Statement : s.Sid] == ["AllowElbLogDelivery", "DenyInsecureTransport"] &&
+      jsondecode(module.access_log_bucket.policy).Statement[0].Principal.Service == "logdelivery.elasticloadbalancing.amazonaws.com" &&
+      jsondecode(module.access_log_bucket.policy).Statement[0].Resource == "arn:aws:s3:::ingest-test-alb-logs-123456789012/alb/AWSLogs/123456789012/*" &&
+      jsondecode(module.access_log_bucket.policy).Statement[1].Condition == { Bool = { "aws:SecureTransport" = "false" } }
+    )
+    error_message = "The policy must let ELB log delivery write under alb/AWSLogs/<account>/ and deny requests without TLS."
+  }
+
+  assert {
+    condition     = output.access_log_bucket_name == "ingest-test-alb-logs-123456789012" && aws_lb.this.access_logs[0].bucket == output.access_log_bucket_name
+    error_message = "The ALB must log to the module's bucket."
   }
 }
 

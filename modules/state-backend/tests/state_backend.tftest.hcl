@@ -17,43 +17,25 @@ variables {
   name = "ingest-test"
 }
 
+# The bucket itself is modules/s3-bucket (its tests cover every resource); these assert what this
+# module asks of it, through the child module's outputs.
 run "secure_defaults" {
   command = plan
 
   assert {
-    condition     = aws_s3_bucket.this.bucket == "ingest-test-tfstate-123456789012" && aws_s3_bucket.this.force_destroy == false
-    error_message = "The default bucket name must be <name>-tfstate-<account> and force_destroy off."
+    condition     = output.bucket_name == "ingest-test-tfstate-123456789012" && module.state_bucket.name == "ingest-test-tfstate-123456789012"
+    error_message = "The default bucket name must be <name>-tfstate-<account>."
   }
   assert {
-    condition     = aws_s3_bucket_versioning.this.versioning_configuration[0].status == "Enabled"
+    condition     = module.state_bucket.versioning_status == "Enabled"
     error_message = "Versioning must be Enabled."
-  }
-  assert {
-    condition = (
-      one(aws_s3_bucket_server_side_encryption_configuration.this.rule).apply_server_side_encryption_by_default[0].sse_algorithm == "aws:kms" &&
-      one(aws_s3_bucket_server_side_encryption_configuration.this.rule).bucket_key_enabled == true
-    )
-    error_message = "Default encryption must be SSE-KMS with an S3 bucket key."
-  }
-  assert {
-    condition = (
-      aws_s3_bucket_public_access_block.this.block_public_acls &&
-      aws_s3_bucket_public_access_block.this.block_public_policy &&
-      aws_s3_bucket_public_access_block.this.ignore_public_acls &&
-      aws_s3_bucket_public_access_block.this.restrict_public_buckets
-    )
-    error_message = "All four public access block flags must be true."
-  }
-  assert {
-    condition     = aws_s3_bucket_ownership_controls.this.rule[0].object_ownership == "BucketOwnerEnforced"
-    error_message = "ACLs must be disabled (BucketOwnerEnforced)."
   }
   assert {
     condition     = aws_kms_key.this.enable_key_rotation && aws_kms_key.this.deletion_window_in_days == 30
     error_message = "The state key must rotate and have a 30-day deletion window."
   }
   assert {
-    condition     = length(aws_s3_bucket_logging.this) == 0
+    condition     = module.state_bucket.access_log_target == null
     error_message = "No access logging without a target bucket."
   }
 }
@@ -62,18 +44,20 @@ run "tls_only_policy_on_by_default" {
   command = plan
 
   assert {
-    condition     = length(aws_s3_bucket_policy.tls_only) == 1
+    condition     = module.state_bucket.policy != null
     error_message = "The TLS-only policy must exist by default."
   }
   assert {
     condition = (
-      jsondecode(aws_s3_bucket_policy.tls_only[0].policy).Statement[0].Effect == "Deny" &&
-      jsondecode(aws_s3_bucket_policy.tls_only[0].policy).Statement[0].Condition.Bool["aws:SecureTransport"] == "false" &&
-      toset(jsondecode(aws_s3_bucket_policy.tls_only[0].policy).Statement[0].Resource) == toset([
+      [for s in jsondecode(module.state_bucket.policy).Statement : s.Sid] == ["DenyInsecureTransport", "DenyTlsOlderThan12"] &&
+      jsondecode(module.state_bucket.policy).Statement[0].Effect == "Deny" &&
+      jsondecode(module.state_bucket.policy).Statement[0].Condition.Bool["aws:SecureTransport"] == "false" &&
+      jsondecode(module.state_bucket.policy).Statement[1].Condition.NumericLessThan["s3:TlsVersion"] == "1.2" &&
+      toset(jsondecode(module.state_bucket.policy).Statement[0].Resource) == toset([
         "arn:aws:s3:::ingest-test-tfstate-123456789012", "arn:aws:s3:::ingest-test-tfstate-123456789012/*"
       ])
     )
-    error_message = "The policy must deny non-TLS requests to the bucket and its objects."
+    error_message = "The policy must deny non-TLS and pre-TLS-1.2 requests to the bucket and its objects."
   }
 }
 
@@ -85,7 +69,7 @@ run "tls_only_policy_off_for_emulator" {
   }
 
   assert {
-    condition     = length(aws_s3_bucket_policy.tls_only) == 0
+    condition     = module.state_bucket.policy == null
     error_message = "enable_tls_only_policy = false must drop the bucket policy."
   }
 }
@@ -98,15 +82,19 @@ run "lifecycle" {
   }
 
   assert {
-    condition     = [for r in aws_s3_bucket_lifecycle_configuration.this.rule : r.noncurrent_version_expiration[0].noncurrent_days if r.id == "expire-old-state-versions"] == [30]
+    condition     = [for r in module.state_bucket.lifecycle_rules : r.noncurrent_version_expiration_days if r.id == "expire-old-state-versions"] == [30]
     error_message = "Noncurrent versions must expire after noncurrent_version_expiration_days."
   }
   assert {
-    condition     = [for r in aws_s3_bucket_lifecycle_configuration.this.rule : r.abort_incomplete_multipart_upload[0].days_after_initiation if r.id == "abort-incomplete-multipart-uploads"] == [7]
+    condition     = [for r in module.state_bucket.lifecycle_rules : r.expired_object_delete_marker if r.id == "expire-old-state-versions"] == [true]
+    error_message = "The lock file's lone delete markers must be removed."
+  }
+  assert {
+    condition     = [for r in module.state_bucket.lifecycle_rules : r.abort_incomplete_multipart_upload_days if r.id == "abort-incomplete-multipart-uploads"] == [7]
     error_message = "Incomplete multipart uploads must be aborted after 7 days."
   }
   assert {
-    condition     = alltrue([for r in aws_s3_bucket_lifecycle_configuration.this.rule : r.status == "Enabled"])
+    condition     = alltrue([for r in module.state_bucket.lifecycle_rules : r.status == "Enabled"])
     error_message = "Every lifecycle rule must be enabled."
   }
 }
@@ -120,11 +108,11 @@ run "explicit_name_and_access_logs" {
   }
 
   assert {
-    condition     = aws_s3_bucket.this.bucket == "acme-ingest-prod-tfstate"
+    condition     = module.state_bucket.name == "acme-ingest-prod-tfstate"
     error_message = "An explicit bucket_name must be used."
   }
   assert {
-    condition     = aws_s3_bucket_logging.this[0].target_bucket == "acme-access-logs" && aws_s3_bucket_logging.this[0].target_prefix == "s3-access/tfstate/"
+    condition     = module.state_bucket.access_log_target == { target_bucket = "acme-access-logs", target_prefix = "s3-access/tfstate/" }
     error_message = "Access logs must go to the given bucket."
   }
 }
@@ -133,8 +121,8 @@ run "encryption_uses_module_key" {
   command = apply
 
   assert {
-    condition     = one(aws_s3_bucket_server_side_encryption_configuration.this.rule).apply_server_side_encryption_by_default[0].kms_master_key_id == aws_kms_key.this.arn
-    error_message = "The bucket must be encrypted with the module's own key."
+    condition     = module.state_bucket.sse_algorithm == "aws:kms" && module.state_bucket.kms_key_arn == aws_kms_key.this.arn
+    error_message = "The bucket must be SSE-KMS encrypted with the module's own key."
   }
   assert {
     condition     = output.backend_config.use_lockfile && output.backend_config.kms_key_id == aws_kms_key.this.arn && output.backend_config.region == "eu-west-1"
