@@ -1,23 +1,154 @@
-"""The Starlette application."""
+"""The Starlette application: lifespan (engine, keys, group writer, optional worker), health,
+metrics, OpenAPI and the /v1 routes."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import AsyncIterator
+from typing import Any
+
+from sqlalchemy import text
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.requests import Request
-from starlette.responses import JSONResponse
+from starlette.responses import Response
 from starlette.routing import Route
 
+from service import api, db, metrics, store
+from service.auth import KeyStore
+from service.errors import HANDLERS
+from service.jsonutil import JSONResponse
+from service.openapi import openapi_document
 from service.settings import Settings
+from service.state import State
+from service.writer import GroupWriter
+
+log = logging.getLogger("service.app")
 
 
-async def health_live(request: Request) -> JSONResponse:
+async def health(request: Request) -> Response:
+    """For the ALB: a database round trip with a short timeout. Concurrent checks share one
+    round trip, and a result is reused for `health_cache_seconds` (0.1 s): a burst of checks
+    costs the database one query, not one each."""
+    runtime: State = request.app.state.runtime
+    reason = await _checked(runtime)
+    if reason is not None:
+        return JSONResponse(
+            {
+                "status": "unavailable",
+                "error": {
+                    "code": "service_unavailable",
+                    "message": f"database unreachable ({reason})",
+                    "details": None,
+                },
+            },
+            status_code=503,
+            headers={"Retry-After": "2"},
+        )
     return JSONResponse({"status": "ok"})
+
+
+async def _checked(runtime: State) -> str | None:
+    """None if the database answered, else the reason."""
+    now = time.monotonic()
+    cached = runtime.health
+    if cached is not None and now - cached[0] < runtime.settings.health_cache_seconds:
+        return cached[1]
+    if runtime.health_probe is None or runtime.health_probe.done():
+        runtime.health_probe = asyncio.ensure_future(_probe(runtime))
+    return await asyncio.shield(runtime.health_probe)
+
+
+async def _probe(runtime: State) -> str | None:
+    try:
+        await asyncio.wait_for(_ping(runtime), runtime.settings.health_timeout)
+        reason = None
+    except Exception as error:  # any failure is "not healthy", with the reason
+        reason = "database timeout" if isinstance(error, TimeoutError) else type(error).__name__
+    runtime.health = (time.monotonic(), reason)
+    return reason
+
+
+async def _ping(runtime: State) -> None:
+    async with runtime.engine.connect() as conn:
+        if runtime.engine.dialect.name == "sqlite":
+            conn = await conn.execution_options(sqlite_begin="DEFERRED")
+        await conn.execute(text("SELECT 1"))
+
+
+async def health_live(_request: Request) -> Response:
+    return JSONResponse({"status": "ok"})
+
+
+async def metrics_endpoint(request: Request) -> Response:
+    runtime: State = request.app.state.runtime
+
+    async def work(conn: Any) -> tuple[dict[str, int], int]:
+        return await store.counts_by_status(conn), await store.queue_depth(conn)
+
+    try:
+        counts, depth = await asyncio.wait_for(
+            db.read(runtime.engine, work), runtime.settings.health_timeout * 2
+        )
+        for status, count in counts.items():
+            metrics.JOBS.labels(status).set(count)
+        metrics.QUEUE_DEPTH.set(depth)
+    except Exception as error:
+        log.warning("job gauges unavailable: %s", error)
+    return Response(metrics.render(), media_type=metrics.CONTENT_TYPE)
+
+
+async def openapi(_request: Request) -> Response:
+    return JSONResponse(openapi_document())
 
 
 def create_app(settings: Settings | None = None) -> Starlette:
     settings = settings or Settings()
-    app = Starlette(
-        routes=[Route("/health", health_live), Route("/health/live", health_live)],
+    metrics.ensure_emf_environment(settings.emf_environment)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        if settings.migrate_on_start:
+            from service.migrate import migrate
+
+            await migrate(settings)
+        engine = db.create_engine(settings)
+        writer = GroupWriter(engine, settings.group_commit_max)
+        runtime = State(settings, engine, KeyStore(engine, settings), writer)
+        app.state.runtime = runtime
+        writer.start()
+        worker_task = None
+        worker = None
+        if settings.run_worker:
+            from service.worker import Worker
+
+            runtime.wake = asyncio.Event()
+            worker = Worker(engine, settings, wake=runtime.wake)
+            worker_task = asyncio.create_task(worker.run())
+        try:
+            yield
+        finally:
+            if worker is not None and worker_task is not None:
+                worker.stop()
+                await worker_task
+            await writer.stop()
+            await engine.dispose()
+
+    routes = [
+        Route("/health", health, methods=["GET"]),
+        Route("/health/live", health_live, methods=["GET"]),
+        Route("/metrics", metrics_endpoint, methods=["GET"]),
+        Route("/openapi.json", openapi, methods=["GET"]),
+        *api.ROUTES,
+    ]
+    from service.middleware import ServiceMiddleware
+
+    return Starlette(
+        routes=routes,
+        middleware=[Middleware(ServiceMiddleware, settings=settings)],
+        exception_handlers=HANDLERS,
+        lifespan=lifespan,
     )
-    app.state.settings = settings
-    return app

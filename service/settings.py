@@ -2,11 +2,95 @@
 
 from __future__ import annotations
 
+from functools import lru_cache
+
+from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="INGEST_")
+    """Every knob of the service. `INGEST_<NAME>` sets `<name>` (case-insensitive)."""
 
+    model_config = SettingsConfigDict(env_prefix="INGEST_", extra="ignore")
+
+    # Where we run: `local` (the emulator), `dev`, `staging`, `prod`.
     env: str = "local"
+
+    # Database: a URL, or (on AWS) an Aurora secret ARN + host from which the URL is built.
     database_url: str = "sqlite+aiosqlite:///./var/ingest.db"
+    database_secret_arn: str | None = None
+    database_host: str | None = None
+    database_port: int = 3306
+    database_name: str = "ingest"
+    db_pool_size: int = Field(default=10, ge=1, le=200)
+    db_max_overflow: int = Field(default=5, ge=0, le=200)
+    db_pool_timeout: float = Field(default=3.0, gt=0)
+    db_connect_timeout: int = Field(default=3, ge=1)
+    # How long a request waits on the database before answering 503.
+    db_request_timeout: float = Field(default=5.0, gt=0)
+    health_timeout: float = Field(default=1.0, gt=0)
+    health_cache_seconds: float = Field(default=0.1, ge=0)
+    # Run migrations when the service starts (default: only on SQLite, the single-host default).
+    auto_migrate: bool | None = None
+
+    # API keys: hashed (sha256 hex). Locally from this variable as JSON
+    # `[{"name": ..., "scope": "read|write", "sha256": ...}]`; on AWS from a Secrets Manager
+    # secret with the same JSON; and always from the `api_keys` table (`api-key create`).
+    api_keys: str | None = None
+    api_keys_secret_arn: str | None = None
+    secret_cache_seconds: float = Field(default=300.0, ge=0)
+
+    # AWS: the emulator endpoint override (also honours AWS_ENDPOINT_URL) and region.
+    aws_endpoint_url: str | None = None
+    aws_region: str | None = None
+    sqs_queue_url: str | None = None
+    sqs_wait_seconds: int = Field(default=1, ge=0, le=20)
+
+    # CloudWatch Embedded Metric Format.
+    emf_environment: str = "Local"
+    emf_namespace: str = "IngestService"
+    emf_service_name: str = "ingest-service"
+    metrics_interval_seconds: float = Field(default=60.0, gt=0)
+
+    # Limits.
+    max_body_bytes: int = Field(default=10 * 1024 * 1024, ge=1024)
+    max_json_depth: int = Field(default=32, ge=2, le=512)
+    max_records_per_batch: int = Field(default=100_000, ge=1)
+    max_validation_errors: int = Field(default=100, ge=1)
+    page_size: int = Field(default=100, ge=1, le=1000)
+    group_commit_max: int = Field(default=256, ge=1)
+
+    # Security.
+    https_redirect: bool | None = None  # default: on everywhere but `local`
+    access_log: bool = True
+
+    # Worker.
+    run_worker: bool = False  # `serve --with-worker` sets it: the worker runs inside the API
+    worker_concurrency: int = Field(default=4, ge=1, le=64)
+    lease_seconds: float = Field(default=30.0, gt=0)
+    heartbeat_seconds: float = Field(default=10.0, gt=0)
+    reaper_seconds: float = Field(default=5.0, gt=0)
+    poll_seconds: float = Field(default=0.5, gt=0)
+    max_attempts: int = Field(default=5, ge=1)
+    retry_base_seconds: float = Field(default=2.0, ge=0)
+    retry_max_seconds: float = Field(default=300.0, ge=0)
+    chunk_records: int = Field(default=2000, ge=1)
+    shutdown_grace_seconds: float = Field(default=20.0, ge=0)
+    max_record_errors_kept: int = Field(default=1000, ge=0)
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite") and not self.database_secret_arn
+
+    @property
+    def redirect_http(self) -> bool:
+        return self.https_redirect if self.https_redirect is not None else self.env != "local"
+
+    @property
+    def migrate_on_start(self) -> bool:
+        return self.auto_migrate if self.auto_migrate is not None else self.is_sqlite
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings()

@@ -49,7 +49,7 @@ def test_layout_and_conventions(module: str) -> None:
 def test_terraform_validate_and_test(
     module: str, terraform: Callable[[Path], Terraform], tmp_path: Path
 ) -> None:
-    # The whole modules/ tree: modules call internal building blocks by relative path (../s3-bucket).
+    # The whole modules/ tree: modules call building blocks by relative path (../s3-bucket).
     shutil.copytree(
         REPO / "modules", tmp_path / "modules", ignore=shutil.ignore_patterns(".terraform*")
     )

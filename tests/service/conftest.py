@@ -26,7 +26,6 @@ from service.app import create_app
 from service.migrate import migrate
 from service.settings import Settings
 from tests.conftest import REPO
-from tests.mariadb import MariaDB
 
 WRITE_KEY = "test-write-key-0123456789"
 READ_KEY = "test-read-key-0123456789"
@@ -231,6 +230,3 @@ def processes(tmp_path: Path) -> Iterator[Processes]:
 
 def http(base: str, timeout: float = 10) -> httpx.Client:
     return httpx.Client(base_url=base, timeout=timeout)
-
-
-__all__ = ["MariaDB"]

@@ -48,9 +48,9 @@ def test_health_live_metrics_openapi(client: TestClient) -> None:
         assert name in metrics.text
     document = client.get("/openapi.json").json()
     app_routes = {
-        (route.path, method.lower())  # type: ignore[attr-defined]
+        (route.path, method.lower())
         for route in client.app.routes  # type: ignore[attr-defined]
-        for method in route.methods  # type: ignore[attr-defined]
+        for method in route.methods
         if method != "HEAD"
     }
     described = {

@@ -275,3 +275,39 @@ def test_password_rotation_reconnects_without_restart(
     assert proc.process is not None
     assert proc.process.poll() is None  # never restarted
     assert "re-reading the secret" in proc.output()
+
+
+@pytest.mark.parametrize(("grace", "expected"), [(0, "queued"), (60, "succeeded")])
+def test_sigterm_finishes_or_releases_in_flight_jobs(
+    grace: int, expected: str, processes: Processes, tmp_path: Any
+) -> None:
+    import asyncio
+
+    from service.migrate import migrate
+    from service.settings import Settings
+
+    url = f"sqlite+aiosqlite:///{tmp_path}/term.db"
+    asyncio.run(migrate(Settings(database_url=url)))
+    name = unique("term")
+    [job_id] = seed(url, name, [[{"id": n} for n in range(20_000)]], SCHEMA)
+    settings = {**FAST, "database_url": url, "chunk_records": 50, "shutdown_grace_seconds": grace}
+    worker = processes.worker(settings, concurrency=1)
+    assert worker.process is not None
+
+    def mid_batch() -> bool:
+        row = job_table(url, [job_id])[job_id]
+        return row["status"] == "running" and 0 < row["processed"] < 20_000
+
+    wait_for(mid_batch, 60, "the worker in the middle of the batch")
+    worker.process.send_signal(signal.SIGTERM)
+    assert worker.process.wait(90) == 0
+    row = job_table(url, [job_id])[job_id]
+    assert row["status"] == expected
+    assert row["lease_owner"] is None
+    if expected == "queued":
+        assert row["attempts"] == 0
+        assert row["last_error"] == "released by a stopping worker"
+    else:
+        assert row["processed"] == 20_000
+        assert len(record_keys(url, name)) == 20_000
+    assert "Traceback" not in worker.output()

@@ -4,6 +4,7 @@ release on shutdown, the reaper; migrations under a lock; `api-key create`."""
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import re
 import subprocess
@@ -101,7 +102,7 @@ def test_transient_failures_back_off_then_dead(make_settings: Any, database_url:
         async def broken(_job: Any) -> None:
             raise RuntimeError("the disk is on fire")
 
-        worker.process = broken  # type: ignore[method-assign]
+        worker.process = broken  # type: ignore[method-assign,assignment]
         for attempt in range(1, 4):
             job = await claim_one(worker, job_id)
             assert job.attempts == attempt
@@ -245,3 +246,44 @@ def test_api_key_create_prints_only_the_key(database_url: str) -> None:
     )
     assert bad.returncode != 0
     assert bad.stdout == ""
+
+
+def test_worker_reports_queue_depth_and_dead_jobs_as_emf(
+    make_settings: Any,
+    database_url: str,
+    capfd: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("AWS_EMF_ENVIRONMENT", "Local")
+    settings: Settings = make_settings()
+    seed(database_url, unique(), [[{"id": 1}], [{"id": 2}]], SCHEMA)
+    capfd.readouterr()
+    with_worker(settings, lambda worker: worker.report())
+    lines = [line for line in capfd.readouterr().out.splitlines() if '"_aws"' in line]
+    assert len(lines) == 1
+    document = json.loads(lines[0])
+    names = {metric["Name"] for metric in document["_aws"]["CloudWatchMetrics"][0]["Metrics"]}
+    assert {"QueueDepth", "DeadJobs", "RunningJobs"} <= names
+    directive = document["_aws"]["CloudWatchMetrics"][0]
+    assert directive["Namespace"] == "IngestService"
+    # Exactly the dimension set the QueueDepth scaling policy and DeadJobs alarm match on.
+    assert directive["Dimensions"] == [["Environment"]]
+    assert document["Environment"] == settings.env
+    assert document["QueueDepth"] >= 2
+
+
+def test_serve_keeps_connections_longer_than_the_alb(monkeypatch: pytest.MonkeyPatch) -> None:
+    from typer.testing import CliRunner
+
+    import service.cli
+
+    seen: dict[str, Any] = {}
+    monkeypatch.setattr(service.cli.uvicorn, "run", lambda *args, **kwargs: seen.update(kwargs))
+    monkeypatch.delenv("INGEST_RUN_WORKER", raising=False)
+    result = CliRunner().invoke(
+        service.cli.app, ["serve", "--port", "9999", "--workers", "2", "--with-worker"]
+    )
+    assert result.exit_code == 0, result.output
+    assert seen["timeout_keep_alive"] == 65 > 60  # the ALB idle timeout
+    assert seen["workers"] == 2
+    assert os.environ.pop("INGEST_RUN_WORKER") == "true"

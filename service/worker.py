@@ -1,0 +1,545 @@
+"""The worker: claims queued jobs in batches, holds a lease with a heartbeat, validates and
+upserts records by key, completes with a fenced update, retries with backoff, reaps expired
+leases, and on SIGTERM finishes (or releases) what it holds.
+
+Claiming: `SELECT ... FOR UPDATE SKIP LOCKED` on MySQL/MariaDB (READ COMMITTED, so no gap
+locks); `BEGIN IMMEDIATE` on SQLite (set by service.db for every write transaction)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import functools
+import logging
+import os
+import random
+import socket
+import zlib
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any
+
+import orjson
+from sqlalchemy import and_, case, func, select, update
+from sqlalchemy.dialects.mysql import insert as mysql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.engine import Row
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from service import db, logs, metrics, store
+from service.records import BadInput, Dataset, parse_body, record_key, validation_errors
+from service.settings import Settings
+from service.tables import jobs, raw_batches, records
+
+log = logging.getLogger("service.worker")
+
+
+class LeaseLost(Exception):
+    """Another worker owns the job now (our lease expired): drop it, write nothing."""
+
+
+class Permanent(Exception):
+    """Retrying cannot help (unreadable input, unknown dataset): the job is dead."""
+
+
+@dataclass
+class Outcome:
+    processed: int = 0
+    failed: int = 0
+    errors: list[dict[str, Any]] = field(default_factory=list)
+    rows: list[dict[str, Any]] = field(default_factory=list)
+
+
+def backoff(attempt: int, base: float, cap: float) -> float:
+    """Exponential backoff with full jitter (AWS architecture blog): U(0, min(cap, base*2^n))."""
+    return random.uniform(0, min(cap, base * 2 ** max(attempt - 1, 0)))
+
+
+class Worker:
+    def __init__(
+        self,
+        engine: AsyncEngine,
+        settings: Settings,
+        *,
+        concurrency: int | None = None,
+        wake: asyncio.Event | None = None,
+    ) -> None:
+        self.engine = engine
+        self.settings = settings
+        self.concurrency = concurrency or settings.worker_concurrency
+        self.owner = f"{socket.gethostname()[:40]}:{os.getpid()}:{os.urandom(3).hex()}"
+        self.wake = wake or asyncio.Event()
+        self.inflight: dict[str, asyncio.Task[None]] = {}
+        self.stopping = asyncio.Event()
+        self.is_mysql = engine.dialect.name != "sqlite"
+
+    # ---- the loops ---------------------------------------------------------------------------
+
+    async def run(self) -> None:
+        """Until `stop()`; then finish in-flight jobs within the grace period, release the rest."""
+        log.info("worker %s started (concurrency %d)", self.owner, self.concurrency)
+        helpers = [
+            asyncio.create_task(self._every(self.settings.heartbeat_seconds, self.heartbeat)),
+            asyncio.create_task(self._every(self.settings.reaper_seconds, self.reap)),
+            asyncio.create_task(self._every(self.settings.metrics_interval_seconds, self.report)),
+        ]
+        if self.settings.sqs_queue_url:
+            from service.triggers import poll_sqs
+
+            helpers.append(asyncio.create_task(poll_sqs(self.engine, self.settings, self)))
+        try:
+            await self._claim_loop()
+        finally:
+            await self._drain()
+            for task in helpers:
+                task.cancel()
+            for task in helpers:
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await task
+            log.info("worker %s stopped", self.owner)
+
+    def stop(self) -> None:
+        self.stopping.set()
+        self.wake.set()
+
+    async def _every(self, seconds: float, action: Any) -> None:
+        while not self.stopping.is_set():
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(self.stopping.wait(), seconds)
+            if self.stopping.is_set():
+                return
+            try:
+                await action()
+            except Exception as error:
+                log.warning("%s failed: %s", action.__name__, error)
+
+    async def _claim_loop(self) -> None:
+        pause = self.settings.poll_seconds
+        while not self.stopping.is_set():
+            free = self.concurrency - len(self.inflight)
+            claimed: list[Row[Any]] = []
+            if free > 0:
+                try:
+                    claimed = await self.claim(free)
+                    pause = self.settings.poll_seconds
+                except Exception as error:
+                    log.warning("claim failed: %s", error)
+                    pause = min(pause * 2, 5.0)
+            for job in claimed:
+                task = asyncio.create_task(self._run_job(job))
+                self.inflight[job.id] = task
+                task.add_done_callback(functools.partial(self._done, job.id))
+            if claimed and len(self.inflight) < self.concurrency:
+                continue  # there may be more
+            self.wake.clear()
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(self.wake.wait(), pause)
+
+    def _done(self, ident: str, _task: asyncio.Task[None]) -> None:
+        self.inflight.pop(ident, None)
+        self.wake.set()
+
+    async def _drain(self) -> None:
+        if not self.inflight:
+            return
+        tasks = list(self.inflight.values())
+        log.info(
+            "finishing %d job(s) (grace %.0f s)", len(tasks), self.settings.shutdown_grace_seconds
+        )
+        _done, pending = await asyncio.wait(tasks, timeout=self.settings.shutdown_grace_seconds)
+        if not pending:
+            return
+        left = [ident for ident, task in self.inflight.items() if task in pending]
+        for task in pending:
+            task.cancel()
+        await asyncio.gather(*pending, return_exceptions=True)
+        await self.release(left)
+
+    # ---- claim, heartbeat, reap, release ------------------------------------------------------
+
+    async def claim(self, limit: int) -> list[Row[Any]]:
+        async def work(conn: AsyncConnection) -> list[Row[Any]]:
+            now = db.utcnow()
+            query = (
+                select(jobs.c.id)
+                .where(jobs.c.status == "queued", jobs.c.available_at <= now)
+                .order_by(jobs.c.available_at)
+                .limit(limit)
+                .with_for_update(skip_locked=True)
+            )
+            ids = [row.id for row in await conn.execute(query)]
+            if not ids:
+                return []
+            await conn.execute(
+                update(jobs)
+                .where(jobs.c.id.in_(ids), jobs.c.status == "queued")
+                .values(
+                    status="running",
+                    lease_owner=self.owner,
+                    lease_expires_at=now + timedelta(seconds=self.settings.lease_seconds),
+                    attempts=jobs.c.attempts + 1,
+                    started_at=func.coalesce(jobs.c.started_at, now),
+                    updated_at=now,
+                )
+            )
+            rows = list(await conn.execute(select(jobs).where(jobs.c.id.in_(ids))))
+            await store.add_events(conn, [(r.id, "claimed", {"owner": self.owner}) for r in rows])
+            return rows
+
+        rows: list[Row[Any]] = await db.transaction(self.engine, work)
+        return rows
+
+    async def heartbeat(self) -> None:
+        ids = list(self.inflight)
+        if not ids:
+            return
+        now = db.utcnow()
+        await db.transaction(
+            self.engine,
+            lambda conn: conn.execute(
+                update(jobs)
+                .where(
+                    jobs.c.id.in_(ids), jobs.c.lease_owner == self.owner, jobs.c.status == "running"
+                )
+                .values(lease_expires_at=now + timedelta(seconds=self.settings.lease_seconds))
+            ),
+        )
+
+    async def reap(self) -> None:
+        """Re-queue jobs whose lease expired (their worker died); dead after max attempts."""
+
+        async def work(conn: AsyncConnection) -> int:
+            now = db.utcnow()
+            query = (
+                select(jobs.c.id, jobs.c.lease_owner)
+                .where(jobs.c.status == "running", jobs.c.lease_expires_at < now)
+                .limit(500)
+                .with_for_update(skip_locked=True)
+            )
+            expired = list(await conn.execute(query))
+            if not expired:
+                return 0
+            ids = [row.id for row in expired]
+            await conn.execute(
+                update(jobs)
+                .where(
+                    jobs.c.id.in_(ids), jobs.c.status == "running", jobs.c.lease_expires_at < now
+                )
+                .values(
+                    status=case(
+                        (jobs.c.attempts >= self.settings.max_attempts, "dead"), else_="queued"
+                    ),
+                    finished_at=case(
+                        (jobs.c.attempts >= self.settings.max_attempts, now), else_=None
+                    ),
+                    lease_owner=None,
+                    lease_expires_at=None,
+                    available_at=now,
+                    updated_at=now,
+                    last_error=func.concat("lease expired: worker ", jobs.c.lease_owner, " stopped")
+                    if self.is_mysql
+                    else "lease expired: " + jobs.c.lease_owner + " stopped",
+                )
+            )
+            await store.add_events(
+                conn, [(row.id, "lease_expired", {"owner": row.lease_owner}) for row in expired]
+            )
+            return len(ids)
+
+        count = await db.transaction(self.engine, work)
+        if count:
+            log.warning("re-queued %d job(s) whose lease expired", count)
+            self.wake.set()
+
+    async def release(self, ids: list[str]) -> None:
+        """Give jobs back (shutdown): queued again, this attempt not counted."""
+        if not ids:
+            return
+        now = db.utcnow()
+        await db.transaction(
+            self.engine,
+            lambda conn: conn.execute(
+                update(jobs)
+                .where(
+                    jobs.c.id.in_(ids), jobs.c.lease_owner == self.owner, jobs.c.status == "running"
+                )
+                .values(
+                    status="queued",
+                    lease_owner=None,
+                    lease_expires_at=None,
+                    attempts=jobs.c.attempts - 1,
+                    available_at=now,
+                    updated_at=now,
+                    last_error="released by a stopping worker",
+                )
+            ),
+        )
+        log.info("released %d job(s)", len(ids))
+
+    async def report(self) -> None:
+        async def work(conn: AsyncConnection) -> tuple[dict[str, int], int]:
+            return await store.counts_by_status(conn), await store.queue_depth(conn)
+
+        counts, depth = await db.read(self.engine, work)
+        await metrics.put_emf(
+            self.settings.emf_namespace,
+            self.settings.env,
+            self.settings.emf_service_name,
+            {"QueueDepth": depth, "DeadJobs": counts["dead"], "RunningJobs": counts["running"]},
+        )
+
+    # ---- one job ------------------------------------------------------------------------------
+
+    def _fence(self, job_id: str) -> Any:
+        return and_(
+            jobs.c.id == job_id,
+            jobs.c.lease_owner == self.owner,
+            jobs.c.status == "running",
+            jobs.c.lease_expires_at > db.utcnow(),
+        )
+
+    async def _run_job(self, job: Row[Any]) -> None:
+        job_token = logs.job_id.set(job.id)
+        dataset_token = logs.dataset.set(job.dataset)
+        try:
+            await self.process(job)
+        except LeaseLost:
+            log.warning("lease lost: another worker owns the job now; nothing written")
+        except asyncio.CancelledError:
+            raise
+        except Permanent as error:
+            await self._finish_failed(job, str(error), permanent=True)
+        except Exception as error:
+            log.warning("attempt %d failed: %s", job.attempts, error)
+            await self._finish_failed(
+                job, f"{type(error).__name__}: {error}"[:2000], permanent=False
+            )
+        finally:
+            logs.job_id.reset(job_token)
+            logs.dataset.reset(dataset_token)
+
+    async def _finish_failed(self, job: Row[Any], reason: str, *, permanent: bool) -> None:
+        now = db.utcnow()
+        dead = permanent or job.attempts >= self.settings.max_attempts
+        delay = backoff(
+            job.attempts, self.settings.retry_base_seconds, self.settings.retry_max_seconds
+        )
+        values: dict[str, Any] = {
+            "status": "dead" if dead else "queued",
+            "lease_owner": None,
+            "lease_expires_at": None,
+            "last_error": reason,
+            "updated_at": now,
+            "available_at": now if dead else now + timedelta(seconds=delay),
+            "finished_at": now if dead else None,
+        }
+
+        async def work(conn: AsyncConnection) -> None:
+            result = await conn.execute(update(jobs).where(self._fence(job.id)).values(**values))
+            if result.rowcount:
+                await store.add_events(conn, [(job.id, "dead" if dead else "retry", reason)])
+
+        try:
+            await db.transaction(self.engine, work)
+        except Exception as error:
+            log.warning("could not record the failure (%s); the lease will expire", error)
+            return
+        if dead:
+            log.error("job dead: %s", reason)
+
+    async def process(self, job: Row[Any]) -> None:
+        dataset = await self._dataset(job.dataset)
+        chunks = self._chunks(job, dataset)
+        total = Outcome()
+        first = True
+        # The API validated the batch against this very schema version: no need to again.
+        validated = (
+            job.source == "api"
+            and dataset.version is not None
+            and job.schema_version == dataset.version
+        )
+        current = await anext(chunks, None)
+        while True:
+            following = await anext(chunks, None) if current is not None else None
+            last = following is None
+            outcome = self._prepare(
+                current or [], dataset, job.id, total.processed + total.failed, validated
+            )
+            total.processed += outcome.processed
+            total.failed += outcome.failed
+            await db.transaction(
+                self.engine,
+                functools.partial(
+                    self._commit, job=job, outcome=outcome, total=total, first=first, last=last
+                ),
+            )
+            first = False
+            if last:
+                break
+            current = following
+        metrics.RECORDS_PROCESSED.inc(total.processed)
+        metrics.RECORDS_FAILED.inc(total.failed)
+        log.info("job done: %d stored, %d rejected", total.processed, total.failed)
+
+    async def _dataset(self, name: str | None) -> Dataset:
+        if not name:
+            raise Permanent("the job names no dataset")
+        row = await db.read(self.engine, lambda conn: store.get_dataset_row(conn, name))
+        if row is None:
+            raise Permanent(f"dataset {name!r} is not registered")
+        return store.dataset_from_row(row)
+
+    async def _chunks(self, job: Row[Any], dataset: Dataset) -> AsyncIterator[list[Any]]:
+        size = self.settings.chunk_records
+        if job.source == "s3":
+            from service.triggers import s3_records
+
+            async for chunk in s3_records(job, dataset, self.settings):
+                yield chunk
+            return
+        row = await db.read(
+            self.engine,
+            lambda conn: _first(
+                conn,
+                select(raw_batches.c.body, raw_batches.c.encoding).where(
+                    raw_batches.c.job_id == job.id
+                ),
+            ),
+        )
+        if row is None:
+            raise Permanent("the job's raw batch is missing")
+        body = zlib.decompress(row.body) if row.encoding == "zlib" else row.body
+        try:
+            items = parse_body(
+                body, job.content_type or "application/json", dataset, self.settings.max_json_depth
+            )
+        except BadInput as error:
+            raise Permanent(f"the stored batch cannot be read: {error}") from None
+        for start in range(0, len(items), size):
+            yield items[start : start + size]
+
+    def _prepare(
+        self, items: list[Any], dataset: Dataset, job_id: str, offset: int, validated: bool
+    ) -> Outcome:
+        outcome = Outcome()
+        rows: dict[str, dict[str, Any]] = {}
+        now = db.utcnow()
+        for index, item in enumerate(items, start=offset):
+            if isinstance(item, BadInput):
+                problems = [str(item)]
+            elif not isinstance(item, dict):
+                problems = ["a record must be a JSON object"]
+            elif validated:
+                problems = []
+            else:
+                problems = validation_errors(item, dataset)
+            key = None
+            if not problems:
+                try:
+                    key = record_key(item, dataset.key_fields)
+                except BadInput as error:
+                    problems = [str(error)]
+            if problems or key is None:
+                outcome.failed += 1
+                if len(outcome.errors) < self.settings.max_record_errors_kept:
+                    outcome.errors.append({"index": index, "errors": problems})
+                continue
+            outcome.processed += 1
+            rows[key] = {  # the last record with a key wins
+                "dataset": dataset.name,
+                "record_key": key,
+                "data": orjson.dumps(item, option=orjson.OPT_SORT_KEYS),
+                "job_id": job_id,
+                "updated_at": now,
+            }
+        outcome.rows = list(rows.values())
+        return outcome
+
+    async def _commit(
+        self,
+        conn: AsyncConnection,
+        job: Row[Any],
+        outcome: Outcome,
+        total: Outcome,
+        first: bool,
+        last: bool,
+    ) -> None:
+        """One chunk, atomically: the fence (and lease extension) first, then the upserts."""
+        now = db.utcnow()
+        values: dict[str, Any] = {
+            "processed": total.processed,
+            "failed_records": total.failed,
+            "updated_at": now,
+            "lease_expires_at": now + timedelta(seconds=self.settings.lease_seconds),
+        }
+        if last:
+            seen = total.processed + total.failed
+            values.update(
+                status="succeeded" if total.processed or not seen else "failed",
+                finished_at=now,
+                lease_owner=None,
+                lease_expires_at=None,
+                records=seen,
+                last_error=None if total.processed or not seen else "every record was rejected",
+            )
+        result = await conn.execute(update(jobs).where(self._fence(job.id)).values(**values))
+        if result.rowcount != 1:
+            raise LeaseLost(job.id)
+        if first:
+            await store.clear_record_errors(conn, job.id)
+        if outcome.rows:
+            await conn.execute(self._upsert(), outcome.rows)
+        await store.add_events(conn, [(job.id, "record_error", e) for e in outcome.errors])
+        if last:
+            await store.add_events(
+                conn,
+                [(job.id, values["status"], {"stored": total.processed, "rejected": total.failed})],
+            )
+
+    def _upsert(self) -> Any:
+        if self.is_mysql:
+            stmt = mysql_insert(records)
+            return stmt.on_duplicate_key_update(
+                data=stmt.inserted.data,
+                job_id=stmt.inserted.job_id,
+                updated_at=stmt.inserted.updated_at,
+            )
+        stmt2 = sqlite_insert(records)
+        return stmt2.on_conflict_do_update(
+            index_elements=["dataset", "record_key"],
+            set_={
+                "data": stmt2.excluded.data,
+                "job_id": stmt2.excluded.job_id,
+                "updated_at": stmt2.excluded.updated_at,
+            },
+        )
+
+
+async def _first(conn: AsyncConnection, query: Any) -> Any:
+    return (await conn.execute(query)).first()
+
+
+def take(iterator: Iterator[Any], size: int) -> list[Any]:
+    chunk = []
+    for item in iterator:
+        chunk.append(item)
+        if len(chunk) >= size:
+            break
+    return chunk
+
+
+async def run_worker(settings: Settings, concurrency: int | None = None) -> None:
+    """`ingest-service worker`: until SIGTERM/SIGINT."""
+    import signal
+
+    metrics.ensure_emf_environment(settings.emf_environment)
+    engine = db.create_engine(settings)
+    worker = Worker(engine, settings, concurrency=concurrency)
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, worker.stop)
+    try:
+        await worker.run()
+    finally:
+        await engine.dispose()
