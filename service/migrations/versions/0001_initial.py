@@ -12,6 +12,7 @@ from alembic import op
 from service.dbtypes import BigId, Blob, MediumBlob, Timestamp
 
 revision = "0001"
+phase = "expand"  # additive only: safe while older code runs (service/migrate.py)
 down_revision = None
 branch_labels = None
 depends_on = None

@@ -13,6 +13,7 @@ from alembic import op
 from service.dbtypes import Timestamp
 
 revision = "0002"
+phase = "expand"
 down_revision = "0001"
 branch_labels = None
 depends_on = None

@@ -1,0 +1,331 @@
+"""`opsctl runbook list|show|for-alarm|run|test`: the incident runbooks in runbooks/*.md.
+
+Exit codes: 0 ok, 1 error (a step failed, a runbook is malformed, no runbook for an alarm),
+3 the environment lock is held (remediation), 4 aborted by a guard or the user.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from contextlib import suppress
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+
+from opsctl.ui import EmulatorOpt, EnvArg, JsonOpt, YesOpt, console, fail, load_env
+
+if TYPE_CHECKING:
+    from opsctl.runbooks.model import Runbook, Step
+
+runbook_app = typer.Typer(
+    help="Incident runbooks: list, show, find the one for an alarm, run, test.",
+    no_args_is_help=True,
+)
+NameArg = Annotated[str, typer.Argument(help="Runbook name (runbooks/NAME.md).")]
+
+
+def _load(name: str) -> Runbook:
+    from opsctl.runbooks.model import RunbookError, load
+
+    try:
+        return load(name)
+    except RunbookError as error:
+        raise fail(str(error)) from None
+
+
+def _all() -> list[Runbook]:
+    from opsctl.runbooks.model import RunbookError, load_all
+
+    try:
+        return load_all()
+    except RunbookError as error:
+        raise fail(str(error)) from None
+
+
+def _context(env: str, emulator: str | None) -> Any:
+    from opsctl.runbooks.actions import Context
+    from opsctl.workspace import emulator_from
+
+    environment = load_env(env)
+    return Context(environment, emulator_from(emulator, environment))
+
+
+@runbook_app.command("list")
+def runbook_list(json_output: JsonOpt = False) -> None:
+    """Every runbook: name, title, severity, the alarms it answers, last tested."""
+    from rich.table import Table
+
+    books = _all()
+    if json_output:
+        rows = [
+            {
+                "name": b.name,
+                "title": b.title,
+                "severity": b.severity,
+                "alarms": b.alarms,
+                "owner": b.owner,
+                "last_tested": b.last_tested,
+            }
+            for b in books
+        ]
+        typer.echo(json.dumps(rows, indent=2))
+        return
+    table = Table("name", "title", "severity", "alarms", "last tested")
+    for b in books:
+        table.add_row(b.name, b.title, b.severity, ", ".join(b.alarms) or "-", b.last_tested)
+    console().print(table)
+
+
+@runbook_app.command("show")
+def runbook_show(name: NameArg) -> None:
+    """Print a runbook: its sections and the steps with the action each runs."""
+    from opsctl.runbooks.actions import ACTIONS
+    from opsctl.runbooks.model import SECTIONS
+
+    book = _load(name)
+    out = console()
+    out.print(f"[bold]{book.title}[/]  ({book.name}, severity {book.severity}, owner {book.owner})")
+    out.print(f"alarms: {', '.join(book.alarms) or '-'}; last tested {book.last_tested}")
+    for title in SECTIONS:
+        section = book.sections[title]
+        out.print(f"\n[bold]## {title}[/]")
+        if section.text:
+            out.print(section.text, markup=False, soft_wrap=True)
+        for step in section.steps:
+            action = ACTIONS.get(step.action)
+            summary = action.summary if action else "UNKNOWN ACTION"
+            args = f" {step.args}" if step.args else ""
+            out.print(f"  [{step.id}] {step.kind} {step.action}{args}: {summary}", markup=False)
+            if step.expect:
+                out.print(f"      expected: {step.expect}", markup=False)
+
+
+@runbook_app.command("for-alarm")
+def runbook_for_alarm(
+    alarm_name: Annotated[str, typer.Argument(help="CloudWatch alarm name.")],
+    env: Annotated[
+        str | None,
+        typer.Option("--env", envvar="OPSCTL_ENV", help="Environment (region, emulator)."),
+    ] = None,
+    emulator: EmulatorOpt = None,
+    json_output: JsonOpt = False,
+) -> None:
+    """The runbook answering ALARM_NAME: its `runbook` tag (CloudWatch ListTagsForResource),
+    else the alarm-name pattern (<prefix>-<alarm key>)."""
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    from opsctl import aws
+    from opsctl.runbooks.model import for_alarm_name
+
+    books = {b.name: b for b in _all()}
+    via, tag, state = "name pattern", None, None
+    region = "us-east-1"
+    url = emulator
+    if env:
+        environment = load_env(env)
+        from opsctl.workspace import emulator_from
+
+        region, url = environment.region, emulator_from(emulator, environment)
+    else:
+        import os
+
+        region = os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or region
+    try:
+        cloudwatch = aws.client("cloudwatch", region, url)
+        found = cloudwatch.describe_alarms(AlarmNames=[alarm_name])
+        alarms = found.get("MetricAlarms", []) + found.get("CompositeAlarms", [])
+        if alarms:
+            state = alarms[0]["StateValue"]
+            tags = cloudwatch.list_tags_for_resource(ResourceARN=alarms[0]["AlarmArn"])["Tags"]
+            tag = next((t["Value"] for t in tags if t["Key"] == "runbook"), None)
+    except (ClientError, BotoCoreError) as error:
+        console(stderr=True).print(f"[yellow]warning:[/] cannot read the alarm: {error}")
+    book = None
+    if tag is not None:
+        book = books.get(tag)
+        if book is None:
+            raise fail(f"alarm {alarm_name} names runbook {tag!r}, which does not exist")
+        via = "runbook tag"
+    else:
+        book = for_alarm_name(alarm_name, list(books.values()))
+    if book is None:
+        raise fail(f"no runbook for alarm {alarm_name}: no runbook tag and no name match")
+    result = {
+        "alarm": alarm_name,
+        "state": state,
+        "runbook": book.name,
+        "title": book.title,
+        "severity": book.severity,
+        "via": via,
+        "path": f"runbooks/{book.name}.md",
+        "run": f"opsctl runbook run {book.name} {env or 'ENV'}",
+    }
+    if json_output:
+        typer.echo(json.dumps(result, indent=2))
+        return
+    console().print(
+        f"{alarm_name} ({state or 'state unknown'}) -> runbook [bold]{book.name}[/]: {book.title} "
+        f"(severity {book.severity}; found via {via})\n  {result['path']}\n  run: {result['run']}",
+        soft_wrap=True,
+    )
+
+
+def _asker(env_name: str, is_prod: bool, yes: bool) -> Any:
+    """Remediate steps: --yes runs them; prod wants the name typed (never piped); elsewhere a
+    y/N read from stdin, so scripted answers work. End of input declines."""
+
+    def ask(step: Step, command: str) -> bool:
+        if yes:
+            return True
+        if is_prod:
+            if not sys.stdin.isatty():
+                console(stderr=True).print("    prod remediation needs --yes or a terminal")
+                return False
+            typed = typer.prompt(f"    Type {env_name} to run {step.action} on {env_name}")
+            return typed.strip() == env_name
+        typer.echo(f"    Run {step.action} on {env_name}? [y/N] ", nl=False)
+        line = sys.stdin.readline()
+        if not sys.stdin.isatty():
+            typer.echo(line.strip())
+        return line.strip().lower() in ("y", "yes")
+
+    return ask
+
+
+def _cloudwatch_mirror(ctx: Any, group: str, stream: str) -> Any:
+    logs = ctx.client("logs")
+    with suppress(logs.exceptions.ResourceAlreadyExistsException):
+        logs.create_log_stream(logGroupName=group, logStreamName=stream)
+
+    def put(entry: dict[str, Any]) -> None:
+        logs.put_log_events(
+            logGroupName=group,
+            logStreamName=stream,
+            logEvents=[{"timestamp": int(1000 * _epoch()), "message": json.dumps(entry)}],
+        )
+
+    return put
+
+
+def _epoch() -> float:
+    import time
+
+    return time.time()
+
+
+@runbook_app.command("run")
+def runbook_run(
+    name: NameArg,
+    env: EnvArg,
+    yes: YesOpt = False,
+    read_only: Annotated[
+        bool, typer.Option("--read-only", help="Run only diagnose steps; skip remediation.")
+    ] = False,
+    incident: Annotated[
+        str | None, typer.Option("--incident", help="Incident id (default: time-based).")
+    ] = None,
+    log: Annotated[
+        Path | None,
+        typer.Option("--log", help="Timeline file (default build/ENV/incidents/ID.jsonl)."),
+    ] = None,
+    cloudwatch_log_group: Annotated[
+        str | None,
+        typer.Option("--cloudwatch-log-group", help="Also send the timeline to this log group."),
+    ] = None,
+    emulator: EmulatorOpt = None,
+) -> None:
+    """Walk runbook NAME on ENV: diagnose steps run directly; each remediate step is asked for
+    (the name typed in prod; --yes for non-interactive use) and runs under the environment
+    lock. Every step goes to a JSON-lines timeline; a markdown summary is printed at the end."""
+    from datetime import UTC, datetime
+
+    from opsctl import render
+    from opsctl.exitcodes import Exit
+    from opsctl.lock import whoami
+    from opsctl.runbooks.runner import Timeline, walk
+
+    book = _load(name)
+    ctx = _context(env, emulator)
+    incident = incident or f"{datetime.now(UTC).strftime('%Y%m%dT%H%M%S')}-{book.name}"
+    path = log or render.build_dir(env) / "incidents" / f"{incident}.jsonl"
+    timeline = Timeline(path, incident, book.name, env, whoami())
+    if cloudwatch_log_group:
+        timeline.mirror = _cloudwatch_mirror(ctx, cloudwatch_log_group, incident)
+    out = console()
+    out.print(f"[bold]{book.title}[/] on {env} - incident {incident}", soft_wrap=True)
+
+    def show(text: str) -> None:
+        out.print(text, markup=False, soft_wrap=True)
+
+    result = walk(
+        book,
+        ctx,
+        timeline,
+        _asker(env, ctx.env.is_prod, yes),
+        show,
+        read_only=read_only,
+        lock_command=f"runbook {book.name} ({incident})",
+    )
+    summary = timeline.summary(book)
+    path.with_suffix(".md").write_text(summary, encoding="utf-8")
+    out.print("")
+    out.print(summary, markup=False, soft_wrap=True)
+    if result.locked:
+        raise fail(f"{env} is locked by {result.locked}: remediation not run", Exit.LOCKED)
+    if result.failed:
+        raise fail(f"{result.failed} step(s) failed (see the timeline {path})")
+
+
+@runbook_app.command("test")
+def runbook_test(env: EnvArg, emulator: EmulatorOpt = None, json_output: JsonOpt = False) -> None:
+    """Run every runbook's diagnose steps against ENV, remediating nothing, so runbooks do not
+    rot. Exit 1 when a step fails or a runbook names an unknown action."""
+    from rich.table import Table
+
+    from opsctl.runbooks.actions import ACTIONS
+    from opsctl.runbooks.runner import run_step
+
+    books = _all()
+    ctx = _context(env, emulator)
+    rows: list[dict[str, str]] = []
+    for book in books:
+        for step in book.steps:
+            if step.action not in ACTIONS:
+                rows.append(
+                    {
+                        "runbook": book.name,
+                        "step": step.id,
+                        "action": step.action,
+                        "outcome": "failed",
+                        "output": "unknown action",
+                    }
+                )
+                continue
+            if step.kind != "diagnose":
+                continue
+            outcome, _command, output = run_step(ctx, step)
+            rows.append(
+                {
+                    "runbook": book.name,
+                    "step": step.id,
+                    "action": step.action,
+                    "outcome": outcome,
+                    "output": output,
+                }
+            )
+    failed = [r for r in rows if r["outcome"] == "failed"]
+    if json_output:
+        typer.echo(json.dumps(rows, indent=2))
+    else:
+        table = Table("runbook", "step", "action", "outcome", "output")
+        for r in rows:
+            first = r["output"].splitlines()[0] if r["output"] else ""
+            table.add_row(r["runbook"], r["step"], r["action"], r["outcome"], first[:90])
+        console().print(table)
+    if failed:
+        raise fail(f"{len(failed)} of {len(rows)} diagnose step(s) failed on {env}")
+    console(stderr=True).print(
+        f"[green]ok[/] {len(rows)} diagnose step(s) of {len(books)} runbook(s) ran on {env}"
+    )

@@ -1,0 +1,385 @@
+"""`opsctl migrate` on a real MariaDB (the real CLI in a subprocess), the lint, and the SSM path.
+
+Extra test revisions live in a temp folder named by INGEST_MIGRATIONS_EXTRA (service/migrate.py).
+The SSM path is tested at the AWS-client seam: moto's SendCommand accepts the call but runs
+nothing, so GetCommandInvocation is answered by a fake (named so below).
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from opsctl.emulator import MotoServer
+from tests.conftest import REPO
+from tests.mariadb import PASSWORD, USER, MariaDB
+from tests.opsctl_run import Opsctl, Result
+
+REVISION = '''"""{doc}"""
+import sqlalchemy as sa
+from alembic import op
+
+revision = "{rev}"
+down_revision = "{down}"
+phase = "{phase}"
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+{body}
+
+
+def downgrade() -> None:
+    pass
+'''
+
+
+def write_revision(folder: Path, rev: str, body: str, phase: str = "expand", down: str = "0002"):
+    folder.mkdir(parents=True, exist_ok=True)
+    text = REVISION.format(
+        doc=f"test revision {rev}",
+        rev=rev,
+        down=down,
+        phase=phase,
+        body=textwrap.indent(body, "    "),
+    )
+    (folder / f"{rev}_test.py").write_text(text, encoding="utf-8")
+
+
+@pytest.fixture
+def db(mariadb: MariaDB) -> Iterator[tuple[MariaDB, str, str]]:
+    """A fresh database of its own: (server, name, URL)."""
+    name = f"m_{uuid.uuid4().hex[:10]}"
+    mariadb.sql(f"CREATE DATABASE {name}; GRANT ALL ON {name}.* TO '{USER}'@'%';")
+    yield mariadb, name, f"mysql+asyncmy://{USER}:{PASSWORD}@127.0.0.1:{mariadb.port}/{name}"
+    mariadb.sql(f"DROP DATABASE IF EXISTS {name}")
+
+
+@pytest.fixture
+def opsctl(tmp_path: Path) -> Opsctl:
+    return Opsctl(REPO / "envs", tmp_path / "build")
+
+
+@pytest.fixture
+def extra(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    folder = tmp_path / "versions"
+    folder.mkdir()
+    monkeypatch.setenv("INGEST_MIGRATIONS_EXTRA", str(folder))
+    return folder
+
+
+def ddl(lines: list[str]) -> list[str]:
+    return [s for s in lines if s.split()[0].upper() in ("CREATE", "ALTER", "DROP")]
+
+
+def migrate(opsctl: Opsctl, action: str, url: str, *args: str, env: str = "local") -> Result:
+    return opsctl("migrate", action, env, "--database-url", url, *args, timeout=120)
+
+
+def spawn(url: str, *args: str) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "opsctl", "migrate", "up", "local", "--database-url", url, *args],
+        cwd=REPO,
+        env=dict(os.environ, NO_COLOR="1", COLUMNS="200"),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+HOLDER = """
+import asyncio, sys, asyncmy
+async def main():
+    conn = await asyncmy.connect(host="127.0.0.1", port={port}, user="{user}",
+                                 password="{password}", db="{db}", autocommit=False)
+    cur = conn.cursor()
+    for statement in {statements!r}:
+        await cur.execute(statement)
+        await cur.fetchall()
+    print("holding", flush=True)
+    await asyncio.sleep(600)
+asyncio.run(main())
+"""
+
+
+def hold(server: MariaDB, name: str, *statements: str) -> subprocess.Popen[str]:
+    """A separate session that runs `statements` and then sits idle holding what they took."""
+    code = HOLDER.format(
+        port=server.port, user=USER, password=PASSWORD, db=name, statements=list(statements)
+    )
+    process = subprocess.Popen(
+        [sys.executable, "-c", code], stdout=subprocess.PIPE, text=True, start_new_session=True
+    )
+    assert process.stdout is not None
+    assert process.stdout.readline().strip() == "holding"
+    return process
+
+
+def kill(process: subprocess.Popen[str]) -> None:
+    os.kill(process.pid, signal.SIGKILL)
+    process.wait()
+
+
+def test_status_2_then_up_0_sql_matches_up_and_up_down_up_round_trip(
+    db: tuple[MariaDB, str, str], opsctl: Opsctl
+) -> None:
+    _server, _name, url = db
+    status = migrate(opsctl, "status", url)
+    assert status.code == 2, status.output
+    assert "pending (2)" in status.stdout
+    assert "0001" in status.stdout
+    sql = migrate(opsctl, "sql", url)
+    assert sql.code == 0, sql.output
+    assert "CREATE TABLE jobs" in sql.stdout
+    assert "ALTER TABLE jobs ADD COLUMN schema_version" in sql.stdout
+    from service.migrate import sql_statements
+
+    up = migrate(opsctl, "up", url)
+    assert up.code == 0, up.output
+    executed = [
+        line.split("sql> ", 1)[1].strip() for line in up.stderr.splitlines() if "sql> " in line
+    ]
+    offline = [s for s in sql_statements(sql.stdout) if "alembic_version" not in s]
+    assert ddl(executed) == ddl(offline)  # `sql` shows exactly the DDL `up` runs
+    assert migrate(opsctl, "status", url).code == 0
+    assert migrate(opsctl, "sql", url).stdout.strip() == ""
+    down = migrate(opsctl, "down", url, "--yes")
+    assert down.code == 0, down.output
+    assert "reverted 0002" in down.stdout
+    assert migrate(opsctl, "status", url).code == 2
+    assert migrate(opsctl, "up", url).code == 0
+    history = migrate(opsctl, "history", url, "--json")
+    assert history.code == 0, history.output
+    assert [
+        (r["revision"], r["action"]) for r in __import__("json").loads(history.stdout)["log"]
+    ] == [
+        ("0001", "upgrade"),
+        ("0002", "upgrade"),
+        ("0002", "downgrade"),
+        ("0002", "upgrade"),
+    ]
+
+
+def test_two_concurrent_ups_apply_once_the_other_waits_then_finds_nothing(
+    db: tuple[MariaDB, str, str], extra: Path
+) -> None:
+    server, name, url = db
+    write_revision(
+        extra,
+        "0003",
+        'op.execute("SELECT SLEEP(3)")\nop.add_column("jobs", sa.Column("n3", sa.Integer))',
+    )
+    first, second = spawn(url), spawn(url)
+    outputs = [p.communicate(timeout=120) for p in (first, second)]
+    assert [first.returncode, second.returncode] == [0, 0], outputs
+    applied = [out for out, _err in outputs if "applied 0003" in out]
+    waited = [out for out, _err in outputs if "Nothing to apply" in out]
+    assert len(applied) == 1, outputs
+    assert len(waited) == 1, outputs
+    query = "SELECT revision, COUNT(*) FROM {}.migration_log GROUP BY revision"
+    rows = server.sql(query.format(name))
+    assert sorted(rows.split()) == sorted(["0001", "1", "0002", "1", "0003", "1"])
+
+
+def test_lock_held_exits_3_naming_the_holder_and_a_killed_holder_frees_it(
+    db: tuple[MariaDB, str, str], opsctl: Opsctl
+) -> None:
+    server, name, url = db
+    holder = hold(server, name, "SELECT GET_LOCK('ingest_service_migrate', 0)")
+    try:
+        blocked = migrate(opsctl, "up", url, "--lock-timeout", "2")
+        assert blocked.code == 3, blocked.output
+        assert "holds the lock 'ingest_service_migrate'" in blocked.stderr
+        assert f"{USER}@127.0.0.1" in blocked.stderr  # the holder's session is named
+        assert migrate(opsctl, "status", url).code == 2  # nothing applied
+    finally:
+        kill(holder)  # SIGKILL: no RELEASE_LOCK; MariaDB frees it when the session ends
+    after = migrate(opsctl, "up", url, "--lock-timeout", "30")
+    assert after.code == 0, after.output
+    assert migrate(opsctl, "status", url).code == 0
+
+
+def test_an_alter_blocked_by_a_metadata_lock_fails_fast(
+    db: tuple[MariaDB, str, str], opsctl: Opsctl, extra: Path
+) -> None:
+    server, name, url = db
+    assert migrate(opsctl, "up", url).code == 0
+    write_revision(extra, "0003", 'op.add_column("jobs", sa.Column("n3", sa.Integer))')
+    holder = hold(server, name, "BEGIN", "SELECT COUNT(*) FROM jobs")  # open txn: MDL on jobs
+    try:
+        started = time.monotonic()
+        blocked = migrate(opsctl, "up", url, "--lock-wait-timeout", "2")
+        elapsed = time.monotonic() - started
+        assert blocked.code == 1, blocked.output
+        assert "Lock wait timeout exceeded" in blocked.stderr
+        assert elapsed < 30  # failed after ~2 s instead of queueing every query behind it
+    finally:
+        kill(holder)
+    status = migrate(opsctl, "status", url)
+    assert status.code == 2, status.output
+    assert "nothing of it was applied" in status.stdout, status.output
+    assert migrate(opsctl, "up", url).code == 0
+
+
+HALF = (
+    'op.add_column("jobs", sa.Column("note", sa.String(32)))\n'
+    'op.create_index("ix_jobs_note", "jobs", [{column!r}])'
+)
+
+
+def test_a_revision_failing_half_way_is_shown_and_rerun_after_undo_reaches_head(
+    db: tuple[MariaDB, str, str], opsctl: Opsctl, extra: Path
+) -> None:
+    server, name, url = db
+    write_revision(extra, "0003", HALF.format(column="missing_column"))
+    failed = migrate(opsctl, "up", url)
+    assert failed.code == 1, failed.output
+    assert "revision 0003 failed" in failed.stderr, failed.output
+    status = migrate(opsctl, "status", url)
+    assert status.code == 2, status.output
+    assert "revision 0003 FAILED half-way" in status.stdout
+    assert "ALTER TABLE jobs ADD COLUMN note VARCHAR(32)" in status.stdout  # applied, stays
+    assert "CREATE INDEX ix_jobs_note" in status.stdout  # the statement that failed
+    assert migrate(opsctl, "up", url).code == 1  # a plain re-run fails: the column exists
+    # Documented recovery 1: undo what was applied, fix the revision, run up again.
+    server.sql(f"ALTER TABLE {name}.jobs DROP COLUMN note")
+    write_revision(extra, "0003", HALF.format(column="note"))
+    again = migrate(opsctl, "up", url)
+    assert again.code == 0, again.output
+    assert migrate(opsctl, "status", url).code == 0
+
+
+def test_a_revision_failing_half_way_recovered_by_finishing_by_hand_and_stamp(
+    db: tuple[MariaDB, str, str], opsctl: Opsctl, extra: Path
+) -> None:
+    server, name, url = db
+    write_revision(extra, "0003", HALF.format(column="missing_column"))
+    assert migrate(opsctl, "up", url).code == 1
+    # Documented recovery 2: finish the revision by hand, then stamp it.
+    server.sql(f"CREATE INDEX ix_jobs_note ON {name}.jobs (note)")
+    stamped = migrate(opsctl, "stamp", url, "--revision", "0003", "--yes")
+    assert stamped.code == 0, stamped.output
+    status = migrate(opsctl, "status", url)
+    assert status.code == 0, status.output
+    assert "up to date" in status.stdout, status.output
+
+
+def test_down_names_env_and_revision_asks_and_prod_needs_yes(
+    db: tuple[MariaDB, str, str], opsctl: Opsctl
+) -> None:
+    _server, _name, url = db
+    assert migrate(opsctl, "up", url).code == 0
+    refused = migrate(opsctl, "down", url)  # no terminal, no --yes
+    assert refused.code == 4, refused.output
+    assert "Downgrade local from 0002 to -1: reverts 0002" in refused.stdout
+    prod = migrate(opsctl, "down", url, env="prod")
+    assert prod.code == 4, prod.output
+    assert "prod needs --yes" in prod.stderr, prod.output
+    assert migrate(opsctl, "status", url).code == 0  # nothing reverted
+    done = migrate(opsctl, "down", url, "--yes", env="prod")
+    assert done.code == 0, done.output
+    assert migrate(opsctl, "status", url).code == 2
+
+
+DESTRUCTIVE = """op.drop_column("jobs", "last_error")
+op.add_column("jobs", sa.Column("tenant", sa.String(32), nullable=False))
+op.alter_column("jobs", "status", type_=sa.String(8), existing_type=sa.String(16))
+op.drop_table("api_keys")"""
+
+
+def test_lint_flags_destructive_operations_outside_contract_revisions(
+    tmp_path: Path, opsctl: Opsctl, extra: Path, db: tuple[MariaDB, str, str]
+) -> None:
+    write_revision(extra, "0003", DESTRUCTIVE)
+    linted = opsctl("migrate", "lint", str(extra))
+    assert linted.code == 1, linted.output
+    for message in (
+        "drops column jobs.last_error",
+        "adds NOT NULL column tenant without a server_default",
+        "narrows a column's type: jobs.status",
+        "drops table api_keys",
+    ):
+        assert message in linted.stdout, linted.stdout
+    _server, _name, url = db
+    refused = migrate(opsctl, "up", url)
+    assert refused.code == 4, refused.output
+    assert "--allow-destructive" in refused.stderr, refused.output
+    assert opsctl("migrate", "lint", str(REPO / "service/migrations/versions")).code == 0
+    write_revision(extra, "0003", DESTRUCTIVE, phase="contract")
+    assert opsctl("migrate", "lint", str(extra)).code == 0
+
+
+# --- the SSM Run Command path ----------------------------------------------------------------
+class FakeRunCommandSsm:
+    """moto's SSM client, except GetCommandInvocation: moto's SendCommand runs nothing, so the
+    invocation's result (what the instance would print) is faked here. SendCommand itself goes
+    to moto and is recorded."""
+
+    def __init__(self, real: Any, stdout: str, code: int) -> None:
+        self.real, self.stdout, self.code = real, stdout, code
+        self.sent: list[dict[str, Any]] = []
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.real, name)
+
+    def send_command(self, **params: Any) -> Any:
+        self.sent.append(params)
+        return self.real.send_command(**params)
+
+    def get_command_invocation(self, **params: Any) -> Any:
+        return {
+            "Status": "Success" if self.code in (0, 2) else "Failed",
+            "ResponseCode": self.code,
+            "StandardOutputContent": self.stdout,
+            "StandardErrorContent": "",
+        }
+
+
+def test_ssm_path_with_fake_invocation_result_sends_the_command_line_and_shows_output(
+    aws: MotoServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from typer.testing import CliRunner
+
+    from opsctl import aws as aws_factory
+    from opsctl.cli import app
+    from tests.localstack import REGION, create
+
+    local = create(aws.endpoint)
+    blue = local.client("autoscaling").describe_auto_scaling_groups(
+        AutoScalingGroupNames=[local.outputs["asg_names"]["blue"]]
+    )["AutoScalingGroups"][0]["Instances"][0]["InstanceId"]
+    fake = FakeRunCommandSsm(
+        aws_factory.client("ssm", REGION, aws.endpoint), "pending (1):\n  0002  [expand]\n", 2
+    )
+    real_client = aws_factory.client
+    monkeypatch.setattr(
+        aws_factory,
+        "client",
+        lambda service, region, url=None: (
+            fake if service == "ssm" else real_client(service, region, url)
+        ),
+    )
+    monkeypatch.setenv("OPSCTL_EMULATOR_URL", aws.endpoint)
+    result = CliRunner().invoke(app, ["migrate", "status", "local"])
+    assert result.exit_code == 2, result.output  # the instance's exit code is ours
+    assert "pending (1):" in result.output
+    assert "0002" in result.output
+    assert len(fake.sent) == 1
+    sent = fake.sent[0]
+    assert sent["InstanceIds"] == [blue]  # an InService instance of the live colour
+    assert sent["DocumentName"] == "AWS-RunShellScript"
+    line = " ".join(sent["Parameters"]["commands"])
+    assert "systemd-run" in line
+    assert "EnvironmentFile=/etc/ingest/env" in line
+    assert "/opt/ingest/venv/bin/ingest-service schema status" in line
