@@ -1,7 +1,8 @@
 """opsctl: the operators' CLI.
 
 Commands import their heavy dependencies inside the function so `opsctl --help` stays fast.
-Exit codes are a contract (opsctl/exitcodes.py): 0 ok, 1 error, 2 changes, 3 locked, 4 aborted.
+Exit codes are a contract (opsctl/exitcodes.py): 0 ok, 1 error, 2 changes, 3 locked, 4 aborted,
+5 rolled back.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
+from opsctl import bluegreen_cli, migrate_cli, runbook_cli
 from opsctl.ui import (
     EmulatorOpt,
     EnvArg,
@@ -36,6 +38,11 @@ app = typer.Typer(
 )
 modules_app = typer.Typer(help="Terraform modules under modules/.", no_args_is_help=True)
 app.add_typer(modules_app, name="modules")
+app.add_typer(bluegreen_cli.bluegreen_app, name="bluegreen")
+app.add_typer(bluegreen_cli.lock_app, name="lock")
+app.command("release")(bluegreen_cli.release)
+app.add_typer(migrate_cli.migrate_app, name="migrate")
+app.add_typer(runbook_cli.runbook_app, name="runbook")
 ModuleDirs = Annotated[
     list[Path] | None, typer.Argument(help="Module folders (default: all).", show_default=False)
 ]
@@ -64,9 +71,7 @@ def _print_summary(summary: Summary, env: Environment, target: str) -> None:
     table.add_row("[bold]total[/]", *(f"[bold]{n}[/]" for n in summary.totals.values()))
     out.print(table)
     if summary.stateful:
-        out.print(
-            "[bold red]!! Stateful resources would be destroyed or replaced (data loss):[/]"
-        )
+        out.print("[bold red]!! Stateful resources would be destroyed or replaced (data loss):[/]")
         for hazard in summary.stateful:
             out.print(f"[bold red]   {hazard.action:8} {hazard.address}[/]", markup=True)
 
@@ -142,9 +147,7 @@ def validate(
                 f"  {f.check_id} {f.resource} ({f.file}): {f.name}" for f in report.failed
             )
             raise fail(f"{name}: checkov found {len(report.failed)} failed check(s):\n{lines}")
-        out.print(
-            f"[green]ok[/] {name}: fmt, validate, checkov ({report.passed} passed, 0 failed)"
-        )
+        out.print(f"[green]ok[/] {name}: fmt, validate, checkov ({report.passed} passed, 0 failed)")
 
 
 @app.command()
@@ -242,11 +245,14 @@ def apply(
         console().print("Dry run: nothing applied (the plan stays saved).")
         raise typer.Exit(Exit.CHANGES)
     confirm(ws.env, "apply to", yes)
-    try:
-        terraform_step(f"terraform apply ({env})", verbose, ws.apply_saved)
-    except typer.Exit:
-        ws.record("apply", "failed")
-        raise
+    from opsctl.lock import cli_lock
+
+    with cli_lock(env, ws.env.region, ws.emulator_url, "apply"):
+        try:
+            terraform_step(f"terraform apply ({env})", verbose, ws.apply_saved)
+        except typer.Exit:
+            ws.record("apply", "failed")
+            raise
     ws.record("apply", "applied")
     console().print(f"[green]Applied.[/] {env} ({_target(ws)})")
 
@@ -274,7 +280,10 @@ def destroy(
         ws.discard_plan()
         raise typer.Exit(Exit.OK)
     confirm(ws.env, "destroy", yes)
-    terraform_step(f"terraform destroy ({env})", verbose, ws.apply_saved)
+    from opsctl.lock import cli_lock
+
+    with cli_lock(env, ws.env.region, ws.emulator_url, "destroy"):
+        terraform_step(f"terraform destroy ({env})", verbose, ws.apply_saved)
     ws.record("apply", "destroyed")
     console().print(f"[green]Destroyed.[/] {env} ({_target(ws)})")
 

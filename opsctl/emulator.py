@@ -38,7 +38,10 @@ class MotoServer:
         env["MOTO_ACM_VALIDATION_WAIT"] = "0"
         log = self.log_path.open("ab") if self.log_path else subprocess.DEVNULL
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(self.port)],
+            # -O: moto 5.2.5 stores the UserData of CreateLaunchTemplateVersion unencoded and an
+            # `assert` in its Auto Scaling code then fails every scale-out from that version
+            # (HTTP 500). opsctl bluegreen adds such versions; -O skips the assert.
+            [sys.executable, "-O", "-m", "moto.server", "-H", "127.0.0.1", "-p", str(self.port)],
             env=env,
             stdout=log,
             stderr=subprocess.STDOUT,

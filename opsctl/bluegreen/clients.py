@@ -1,0 +1,28 @@
+"""The AWS clients a blue/green run uses. Tests wrap them to inject what moto cannot do
+(unhealthy targets) and to record or break calls; the engine only ever talks through this."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+
+@dataclass
+class Clients:
+    autoscaling: Any
+    elbv2: Any
+    ec2: Any
+    cloudwatch: Any
+    ssm: Any
+    s3: Any
+
+    @classmethod
+    def create(cls, region: str, emulator_url: str | None) -> Clients:
+        from opsctl import aws
+
+        return cls(
+            **{
+                name: aws.client(name, region, emulator_url)
+                for name in ("autoscaling", "elbv2", "ec2", "cloudwatch", "ssm", "s3")
+            }
+        )

@@ -1,0 +1,89 @@
+"""Which resources make up an environment's two colours: read from its Terraform outputs.
+
+The outputs come straight from the state object in S3 (`<env>/terraform.tfstate` in the state
+bucket), so no `terraform init` is needed and `status` answers in a second. Weighted routing
+rules are found on the listener itself: every rule forwarding to both colours follows the weights.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+from opsctl.bluegreen import COLOURS
+from opsctl.bluegreen.clients import Clients
+
+
+class StackError(Exception):
+    """The environment is not applied, or its outputs lack what blue/green needs."""
+
+
+@dataclass(frozen=True)
+class Stack:
+    env: str
+    asg: dict[str, str]
+    launch_template: dict[str, str]
+    target_group: dict[str, str]
+    listener_arn: str
+    alarm_names: list[str]
+    weighted_rule_arns: list[str] = field(default_factory=list)
+    load_balancer_arn: str = ""
+
+    def colour_of_target_group(self, arn: str) -> str | None:
+        return next((c for c, a in self.target_group.items() if a == arn), None)
+
+
+def read_outputs(clients: Clients, bucket: str, env_name: str) -> dict[str, Any]:
+    key = f"{env_name}/terraform.tfstate"
+    try:
+        body = clients.s3.get_object(Bucket=bucket, Key=key)["Body"].read()
+    except (clients.s3.exceptions.NoSuchKey, clients.s3.exceptions.NoSuchBucket):
+        raise StackError(
+            f"no Terraform state at s3://{bucket}/{key}: run `opsctl apply {env_name}` first"
+        ) from None
+    state = json.loads(body)
+    return {name: out["value"] for name, out in state.get("outputs", {}).items()}
+
+
+def discover(clients: Clients, bucket: str, env_name: str) -> Stack:
+    outputs = read_outputs(clients, bucket, env_name)
+    needed = ("asg_names", "launch_template_ids", "target_group_arns", "https_listener_arn")
+    missing = [name for name in needed if name not in outputs]
+    if missing:
+        raise StackError(
+            f"{env_name}'s state lacks the outputs {', '.join(missing)}: "
+            f"run `opsctl apply {env_name}` (the stack is not fully applied)"
+        )
+    for name in needed[:3]:
+        if set(outputs[name]) != set(COLOURS):
+            raise StackError(f"output {name} must name blue and green, got {outputs[name]}")
+    listener_arn = outputs["https_listener_arn"]
+    try:
+        listener = clients.elbv2.describe_listeners(ListenerArns=[listener_arn])["Listeners"][0]
+    except clients.elbv2.exceptions.ListenerNotFoundException:
+        raise StackError(
+            f"the HTTPS listener in {env_name}'s state no longer exists: {listener_arn}"
+        ) from None
+    both = set(outputs["target_group_arns"].values())
+    rules = clients.elbv2.describe_rules(ListenerArn=listener_arn)["Rules"]
+    weighted = [
+        rule["RuleArn"]
+        for rule in rules
+        if not rule.get("IsDefault")
+        and any(
+            {tg["TargetGroupArn"] for tg in a.get("ForwardConfig", {}).get("TargetGroups", [])}
+            == both
+            for a in rule.get("Actions", [])
+        )
+    ]
+    return Stack(
+        env=env_name,
+        asg=dict(outputs["asg_names"]),
+        launch_template=dict(outputs["launch_template_ids"]),
+        target_group=dict(outputs["target_group_arns"]),
+        listener_arn=listener_arn,
+        alarm_names=list(outputs.get("deployment_alarm_names") or []),
+        weighted_rule_arns=weighted,
+        load_balancer_arn=listener["LoadBalancerArn"],
+    )
