@@ -43,6 +43,9 @@ app.add_typer(bluegreen_cli.lock_app, name="lock")
 app.command("release")(bluegreen_cli.release)
 app.add_typer(migrate_cli.migrate_app, name="migrate")
 app.add_typer(runbook_cli.runbook_app, name="runbook")
+DryRunOpt = Annotated[
+    bool, typer.Option("--dry-run", help="Plan and show what would change; change nothing.")
+]
 ModuleDirs = Annotated[
     list[Path] | None, typer.Argument(help="Module folders (default: all).", show_default=False)
 ]
@@ -198,9 +201,7 @@ def apply(
             help="Allow destroying/replacing this stateful resource (repeat per address).",
         ),
     ] = None,
-    dry_run: Annotated[
-        bool, typer.Option("--dry-run", help="Plan and check; apply nothing.")
-    ] = False,
+    dry_run: DryRunOpt = False,
     verbose: VerboseOpt = False,
 ) -> None:
     """Apply the saved plan if it is still current; with none, plan first and ask."""
@@ -262,6 +263,7 @@ def destroy(
     env: EnvArg,
     emulator: EmulatorOpt = None,
     yes: YesOpt = False,
+    dry_run: DryRunOpt = False,
     verbose: VerboseOpt = False,
 ) -> None:
     """Destroy every resource of ENV (refused for prod)."""
@@ -270,22 +272,35 @@ def destroy(
     ws = _workspace(env, emulator)
     if ws.env.is_prod:
         raise fail("opsctl destroy is refused for prod", Exit.ABORTED)
+    _plan_confirm_apply(ws, "destroy", yes, dry_run, verbose, destroy=True)
+    ws.record("apply", "destroyed")
+    console().print(f"[green]Destroyed.[/] {env} ({_target(ws)})")
+
+
+def _plan_confirm_apply(
+    ws: Workspace, action: str, yes: bool, dry_run: bool, verbose: bool, destroy: bool = False
+) -> None:
+    """Plan, show the summary, stop there on no changes or --dry-run, else ask and apply."""
+    from opsctl.exitcodes import Exit
+    from opsctl.lock import cli_lock
+
+    name = ws.env.name
     ws.prepare()
-    terraform_step(f"terraform init ({env})", verbose, ws.init)
+    terraform_step(f"terraform init ({name})", verbose, ws.init)
     _, summary = terraform_step(
-        f"terraform plan -destroy ({env})", verbose, lambda p: ws.plan(p, destroy=True)
+        f"terraform plan ({action} {name})", verbose, lambda p: ws.plan(p, destroy=destroy)
     )
     _print_summary(summary, ws.env, _target(ws))
     if not summary.has_changes:
         ws.discard_plan()
         raise typer.Exit(Exit.OK)
-    confirm(ws.env, "destroy", yes)
-    from opsctl.lock import cli_lock
-
-    with cli_lock(env, ws.env.region, ws.emulator_url, "destroy"):
-        terraform_step(f"terraform destroy ({env})", verbose, ws.apply_saved)
-    ws.record("apply", "destroyed")
-    console().print(f"[green]Destroyed.[/] {env} ({_target(ws)})")
+    if dry_run:
+        ws.discard_plan()
+        console().print("Dry run: nothing changed.")
+        raise typer.Exit(Exit.CHANGES)
+    confirm(ws.env, action, yes)
+    with cli_lock(name, ws.env.region, ws.emulator_url, action):
+        terraform_step(f"terraform apply ({action} {name})", verbose, ws.apply_saved)
 
 
 @app.command()
@@ -314,23 +329,15 @@ def bootstrap(
     env: EnvArg,
     emulator: EmulatorOpt = None,
     yes: YesOpt = False,
+    dry_run: DryRunOpt = False,
     verbose: VerboseOpt = False,
 ) -> None:
     """Create ENV's state bucket (modules/state-backend; local state in build/ENV/bootstrap)."""
-    from opsctl.exitcodes import Exit
     from opsctl.workspace import Workspace, emulator_from
 
     environment = load_env(env)
     ws = Workspace(environment, emulator_from(emulator, environment), folder="bootstrap")
-    ws.prepare()
-    terraform_step(f"terraform init (bootstrap {env})", verbose, ws.init)
-    _, summary = terraform_step(f"terraform plan (bootstrap {env})", verbose, ws.plan)
-    _print_summary(summary, ws.env, _target(ws))
-    if not summary.has_changes:
-        ws.discard_plan()
-        raise typer.Exit(Exit.OK)
-    confirm(ws.env, "create the state bucket of", yes)
-    terraform_step(f"terraform apply (bootstrap {env})", verbose, ws.apply_saved)
+    _plan_confirm_apply(ws, "create the state bucket of", yes, dry_run, verbose)
     console().print(f"[green]State bucket ready:[/] {environment.state.bucket}")
 
 

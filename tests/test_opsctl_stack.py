@@ -124,6 +124,10 @@ def test_apply_refuses_a_stale_plan(applied: Opsctl) -> None:
 
 
 def test_destroy_local_removes_the_stack(applied: Opsctl) -> None:
+    dry = applied("destroy", "local", "--dry-run")
+    assert dry.code == 2, dry.output
+    assert "Dry run: nothing changed." in dry.stdout
+    assert aws.client("rds", "eu-west-1", applied.emulator_url).describe_db_clusters()["DBClusters"]
     result = applied("destroy", "local", "--yes")
     assert result.code == 0, result.output
     rds = aws.client("rds", "eu-west-1", applied.emulator_url)
