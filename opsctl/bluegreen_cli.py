@@ -14,7 +14,17 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from opsctl.ui import EmulatorOpt, EnvArg, JsonOpt, YesOpt, confirm, console, fail, load_env
+from opsctl.ui import (
+    DatabaseUrlOpt,
+    EmulatorOpt,
+    EnvArg,
+    JsonOpt,
+    YesOpt,
+    confirm,
+    console,
+    fail,
+    load_env,
+)
 
 if TYPE_CHECKING:
     from rich.status import Status
@@ -372,9 +382,12 @@ def release(
     yes: YesOpt = False,
     json_output: JsonOpt = False,
     emulator: EmulatorOpt = None,
+    database_url: DatabaseUrlOpt = None,
 ) -> None:
     """Release an AMI: plan check -> expand migrations -> blue/green deploy -> contract
     migrations (once the old colour is at 0), each step logged to build/ENV/release.jsonl.
+    Migrations run like `opsctl migrate up --phase ...`: on a live-colour instance via SSM, or
+    on --database-url; on the emulator without a database URL they are skipped.
 
     opsctl release ENV --ami AMI | opsctl release status ENV | opsctl release resume ENV
     """
@@ -384,7 +397,7 @@ def release(
         if target == "status":
             release_status(env, json_output)
         else:
-            release_resume(env, yes, emulator)
+            release_resume(env, yes, emulator, database_url)
         return
     if env:
         raise fail(f"unexpected argument {env!r}: opsctl release ENV --ami AMI")
@@ -394,12 +407,15 @@ def release(
 
     steps, bake_s, keep_s = _parse(canary, bake, keep_old)
     environment = load_env(target)
-    options = {"canary": steps, "bake": bake_s, "keep_old": keep_s}
+    # Where migrations ran (never the URL itself: it may hold a password), so a resume
+    # cannot silently migrate elsewhere.
+    migrations = "database-url" if database_url else "environment"
+    options = {"canary": steps, "bake": bake_s, "keep_old": keep_s, "migrations": migrations}
     run = Release.new(target, ami, options)
     log = log_path(target)
     shown = log.relative_to(Path.cwd()) if log.is_relative_to(Path.cwd()) else log
     console().print(f"Release {run.id}: {ami} to {target} (log: {shown})")
-    _run_release(environment, run, emulator, yes)
+    _run_release(environment, run, emulator, yes, database_url)
 
 
 def release_status(env: EnvArg, json_output: JsonOpt = False) -> None:
@@ -439,7 +455,9 @@ def release_status(env: EnvArg, json_output: JsonOpt = False) -> None:
         out.print(f"Continue it with: opsctl release resume {env}")
 
 
-def release_resume(env: EnvArg, yes: YesOpt = False, emulator: EmulatorOpt = None) -> None:
+def release_resume(
+    env: EnvArg, yes: YesOpt, emulator: EmulatorOpt, database_url: DatabaseUrlOpt
+) -> None:
     """Continue ENV's latest release from the first step not finished."""
     from opsctl.release import latest
 
@@ -450,12 +468,22 @@ def release_resume(env: EnvArg, yes: YesOpt = False, emulator: EmulatorOpt = Non
     if run.finished:
         console().print(f"Release {run.id} is {run.outcome}: nothing to resume.")
         return
+    if run.options.get("migrations") == "database-url" and not database_url:
+        raise fail(
+            f"release {run.id} runs its migrations on --database-url: pass it again "
+            "(or set OPSCTL_DATABASE_URL)"
+        )
     console().print(f"Resuming release {run.id} ({run.ami}) at step {run.next_step()}")
-    _run_release(environment, run, emulator, yes, resumed=True)
+    _run_release(environment, run, emulator, yes, database_url, resumed=True)
 
 
 def _run_release(
-    environment: Environment, run: Any, emulator: str | None, yes: bool, resumed: bool = False
+    environment: Environment,
+    run: Any,
+    emulator: str | None,
+    yes: bool,
+    database_url: str | None,
+    resumed: bool = False,
 ) -> None:
     from opsctl.exitcodes import Exit
     from opsctl.lock import cli_lock
@@ -472,11 +500,11 @@ def _run_release(
             if run.status_of("plan") != "done":
                 _release_plan(environment, run, url, yes)
             if run.status_of("expand-migrations") not in ("done", "skipped"):
-                _release_migrations(environment, run, "expand", url)
+                _release_migrations(environment, run, "expand", url, database_url)
             if run.status_of("deploy") != "done":
                 _release_deploy(environment, run, emulator, resumed)
             if run.status_of("contract-migrations") not in ("done", "skipped"):
-                _release_contract(environment, run, emulator)
+                _release_contract(environment, run, emulator, database_url)
         except typer.Exit as stop:
             if stop.exit_code == Exit.ROLLED_BACK:
                 run.log("release", "rolled_back")
@@ -535,28 +563,36 @@ def _release_plan(environment: Environment, run: Any, url: str | None, yes: bool
 
 
 def _release_migrations(
-    environment: Environment, run: Any, phase: str, emulator: str | None
+    environment: Environment,
+    run: Any,
+    phase: str,
+    emulator: str | None,
+    database_url: str | None,
 ) -> None:
-    """`opsctl migrate up --phase PHASE` on a live-colour instance (we hold the lock already)."""
+    """`opsctl migrate up --phase PHASE` on --database-url or a live-colour instance (we hold
+    the environment lock already). A lock held (3) or a lint refusal (4) keeps its exit code."""
     from opsctl.exitcodes import Exit
     from opsctl.migrate_cli import run_phase
     from opsctl.release import MIGRATIONS_ON_EMULATOR
 
     step = f"{phase}-migrations"
-    if emulator:
+    if emulator and not database_url:
         detail = MIGRATIONS_ON_EMULATOR.format(phase=phase)
         run.log(step, "skipped", detail=detail)
         console().print(f"  [yellow]skipped[/] {step}: {detail}", soft_wrap=True)
         return
-    code = run_phase(environment, phase, emulator)
+    where = "on --database-url" if database_url else "on a live-colour instance via SSM"
+    run.log(step, "started")
+    code = run_phase(environment, phase, emulator, database_url)
     if code != 0:
-        run.log(step, "failed", detail=f"opsctl migrate up --phase {phase} exited {code}")
+        run.log(step, "failed", detail=f"opsctl migrate up --phase {phase} exited {code} {where}")
         raise fail(
             f"{phase} migrations failed (exit {code}); fix them, then: "
             f"opsctl release resume {environment.name}",
-            Exit.ERROR,
+            code if code in (Exit.LOCKED, Exit.ABORTED) else Exit.ERROR,
         )
-    run.log(step, "done")
+    run.log(step, "done", detail=f"migrate up --phase {phase} {where}")
+    console().print(f"  [green]ok[/] {step}: migrate up --phase {phase} {where}", soft_wrap=True)
 
 
 def _release_deploy(
@@ -603,7 +639,9 @@ def _release_deploy(
     _finish(result)
 
 
-def _release_contract(environment: Environment, run: Any, emulator: str | None) -> None:
+def _release_contract(
+    environment: Environment, run: Any, emulator: str | None, database_url: str | None
+) -> None:
     from opsctl.bluegreen import other
 
     with _errors(environment.name, "release to"):
@@ -615,4 +653,6 @@ def _release_contract(environment: Environment, run: Any, emulator: str | None) 
             f"contract migrations wait until the old colour {old} is at 0 "
             f"({health.describe()}); resume later: opsctl release resume {environment.name}"
         )
-    _release_migrations(environment, run, "contract", _emulator(environment, emulator))
+    _release_migrations(
+        environment, run, "contract", _emulator(environment, emulator), database_url
+    )

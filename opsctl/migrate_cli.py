@@ -21,7 +21,17 @@ from typing import TYPE_CHECKING, Annotated, Any, TypeVar, cast
 
 import typer
 
-from opsctl.ui import EmulatorOpt, EnvArg, JsonOpt, YesOpt, confirm, console, fail, load_env
+from opsctl.ui import (
+    DatabaseUrlOpt,
+    EmulatorOpt,
+    EnvArg,
+    JsonOpt,
+    YesOpt,
+    confirm,
+    console,
+    fail,
+    load_env,
+)
 
 if TYPE_CHECKING:
     from opsctl.config import Environment
@@ -34,16 +44,7 @@ migrate_app = typer.Typer(
     no_args_is_help=True,
 )
 
-DatabaseUrlOpt = Annotated[
-    str | None,
-    typer.Option(
-        "--database-url",
-        envvar="OPSCTL_DATABASE_URL",
-        help="Migrate this database directly (local, dev, CI). Without it: on an instance of "
-        "ENV's live colour through SSM Run Command.",
-        show_default=False,
-    ),
-]
+LOCK_TIMEOUT, LOCK_WAIT_TIMEOUT = 60, 5  # seconds: GET_LOCK wait, MySQL lock_wait_timeout
 RevisionOpt = Annotated[str | None, typer.Option("--revision", help="Target revision.")]
 LockTimeoutOpt = Annotated[
     int, typer.Option("--lock-timeout", help="Seconds to wait for the migration lock.")
@@ -231,13 +232,13 @@ def migrate_up(
         bool,
         typer.Option("--allow-destructive", help="Apply revisions the lint flags anyway."),
     ] = False,
-    lock_timeout: LockTimeoutOpt = 60,
-    lock_wait_timeout: LockWaitOpt = 5,
+    lock_timeout: LockTimeoutOpt = LOCK_TIMEOUT,
+    lock_wait_timeout: LockWaitOpt = LOCK_WAIT_TIMEOUT,
     emulator: EmulatorOpt = None,
 ) -> None:
     """Upgrade to head (or --revision / --phase) under the migration lock, logging each
     statement. A revision failing half-way is recorded: see `status`."""
-    from service.migrate import path, phase_target, upgrade
+    from service.migrate import path
 
     if phase not in (None, "expand", "contract"):
         raise fail(f"--phase must be expand or contract, got {phase!r}")
@@ -245,11 +246,26 @@ def migrate_up(
     if database_url is None:
         args = [f"--revision={revision}"] if revision else []
         args += [f"--phase={phase}"] if phase else []
-        if lock_timeout != 60 or lock_wait_timeout != 5:
+        if (lock_timeout, lock_wait_timeout) != (LOCK_TIMEOUT, LOCK_WAIT_TIMEOUT):
             args += [f"--lock-timeout={lock_timeout}", f"--lock-wait-timeout={lock_wait_timeout}"]
         _lint_guard({r.revision for r in path(None, revision or "head")}, allow_destructive)
         _show_remote(_remote(environment, emulator, "up", args, lock=True))
         return
+    _up_here(env, database_url, revision, phase, allow_destructive, lock_timeout, lock_wait_timeout)
+
+
+def _up_here(
+    env: str,
+    database_url: str,
+    revision: str | None,
+    phase: str | None,
+    allow_destructive: bool,
+    lock_timeout: int,
+    lock_wait_timeout: int,
+) -> None:
+    """`up` with --database-url: in this process, under the migration lock."""
+    from service.migrate import path, phase_target, upgrade
+
     current = _status_dict(env, database_url)["current"]
     target = revision or "head"
     if phase is not None:
@@ -295,8 +311,8 @@ def migrate_down(
         str, typer.Option("--revision", help="Revision to go down to (-1: one step).")
     ] = "-1",
     yes: YesOpt = False,
-    lock_timeout: LockTimeoutOpt = 60,
-    lock_wait_timeout: LockWaitOpt = 5,
+    lock_timeout: LockTimeoutOpt = LOCK_TIMEOUT,
+    lock_wait_timeout: LockWaitOpt = LOCK_WAIT_TIMEOUT,
     emulator: EmulatorOpt = None,
 ) -> None:
     """Downgrade (guarded): names the environment and revisions, asks; prod also needs --yes."""
@@ -433,9 +449,23 @@ def migrate_lint(
     console().print(f"[green]ok[/] revisions lint clean ({len(findings)} contract finding(s))")
 
 
-def run_phase(environment: Environment, phase: str, emulator: str | None) -> int:
-    """For `opsctl release`: `migrate up --phase PHASE` on ENV (remote), returning the exit
-    code. The caller holds the environment lock already."""
-    outcome = _remote(environment, emulator, "up", [f"--phase={phase}"], lock=False)
-    _show_remote(outcome)
-    return outcome.code
+def run_phase(
+    environment: Environment, phase: str, emulator: str | None, database_url: str | None
+) -> int:
+    """For `opsctl release`: `migrate up --phase PHASE` on ENV, with the same guards as
+    `migrate up`; directly with a database URL, else on a live-colour instance via SSM. The
+    caller holds the environment lock. Returns the exit code (errors are printed)."""
+    from service.migrate import path
+
+    try:
+        if database_url:
+            _up_here(
+                environment.name, database_url, None, phase, False, LOCK_TIMEOUT, LOCK_WAIT_TIMEOUT
+            )
+            return 0
+        _lint_guard({r.revision for r in path(None, "head")}, allow=False)
+        outcome = _remote(environment, emulator, "up", [f"--phase={phase}"], lock=False)
+        _show_remote(outcome)
+        return outcome.code
+    except typer.Exit as stopped:
+        return int(stopped.exit_code)

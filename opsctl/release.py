@@ -17,10 +17,11 @@ from opsctl import render
 
 STEPS = ("plan", "expand-migrations", "deploy", "contract-migrations")
 FINISHED = ("done", "skipped")
-# Issue 7 builds `opsctl migrate`; until then the migration steps are reported as skipped.
+# Without --database-url the migrations run through SSM, which moto cannot execute.
 MIGRATIONS_ON_EMULATOR = (
     "the emulator cannot run commands on instances (SSM Run Command), so `opsctl migrate up"
-    " --phase {phase}` is skipped here; against AWS it runs on a live-colour instance"
+    " --phase {phase}` is skipped here (pass --database-url to run it); against AWS it runs on a"
+    " live-colour instance"
 )
 
 

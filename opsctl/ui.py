@@ -34,6 +34,16 @@ EmulatorOpt = Annotated[
         show_default=False,
     ),
 ]
+DatabaseUrlOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--database-url",
+        envvar="OPSCTL_DATABASE_URL",
+        help="Migrate this database directly (local, dev, CI). Without it: on an instance of "
+        "ENV's live colour through SSM Run Command.",
+        show_default=False,
+    ),
+]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print the result as JSON.")]
 VerboseOpt = Annotated[bool, typer.Option("--verbose", "-v", help="Stream terraform's output.")]
 YesOpt = Annotated[

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -14,7 +15,7 @@ import pytest
 
 from opsctl.emulator import DUMMY_CREDENTIALS, MotoServer
 from opsctl.terraform import Terraform, plugin_dir
-from tests.mariadb import MariaDB, tools_present
+from tests.mariadb import PASSWORD, USER, MariaDB, tools_present
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -41,6 +42,24 @@ def mariadb(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MariaDB]:
 def mariadb_url(mariadb: MariaDB) -> str:
     """SQLAlchemy URL (mysql+asyncmy) of an empty `ingest` database owned by user `ingest`."""
     return mariadb.url()
+
+
+@pytest.fixture
+def db(mariadb: MariaDB) -> Iterator[tuple[MariaDB, str, str]]:
+    """A fresh database of its own: (server, name, URL)."""
+    name = f"m_{uuid.uuid4().hex[:10]}"
+    mariadb.sql(f"CREATE DATABASE {name}; GRANT ALL ON {name}.* TO '{USER}'@'%';")
+    yield mariadb, name, f"mysql+asyncmy://{USER}:{PASSWORD}@127.0.0.1:{mariadb.port}/{name}"
+    mariadb.sql(f"DROP DATABASE IF EXISTS {name}")
+
+
+@pytest.fixture
+def extra(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A folder for extra test revisions (tests/revisions.py), seen by every opsctl run."""
+    folder = tmp_path / "versions"
+    folder.mkdir()
+    monkeypatch.setenv("INGEST_MIGRATIONS_EXTRA", str(folder))
+    return folder
 
 
 @pytest.fixture(scope="session")

@@ -35,7 +35,9 @@ from opsctl.bluegreen.timing import Timings
 from opsctl.emulator import MotoServer
 from opsctl.exitcodes import Exit
 from tests.conftest import REPO
+from tests.mariadb import MariaDB
 from tests.opsctl_run import Opsctl
+from tests.revisions import write_revision
 
 pytestmark = pytest.mark.slow
 REGION, BUCKET, ENV = "eu-west-1", "ingest-tfstate-local", "local"
@@ -612,6 +614,81 @@ def test_release_reports_migrations_skipped_and_resumes_after_ctrl_c(env: Env) -
     assert final["steps"]["deploy"] == "done"
     log = Path(env.opsctl.build_dir / ENV / "release.jsonl").read_text().splitlines()
     assert all(json.loads(line)["release"] == data["release"] for line in log)
+
+
+def _release(env: Env, ami: str, *args: str) -> Any:
+    return env.opsctl(
+        "release", ENV, "--ami", ami, "--canary", "", "--bake", "0", "--keep-old", "0", "--yes",
+        *args,
+    )  # fmt: skip
+
+
+def _release_log(env: Env) -> list[tuple[str, str]]:
+    status = json.loads(env.opsctl("release", "status", ENV, "--json").stdout)
+    return [(entry["step"], entry["status"]) for entry in status["entries"]]
+
+
+def _db_revision(env: Env, url: str) -> str | None:
+    status = env.opsctl("migrate", "status", ENV, "--database-url", url, "--json")
+    assert status.code in (0, 2), status.output
+    return json.loads(status.stdout)["current"]
+
+
+def test_release_on_a_database_url_migrates_expand_before_traffic_and_contract_after(
+    env: Env, db: tuple[MariaDB, str, str], extra: Path
+) -> None:
+    """`release --database-url` on a real MariaDB: the expand revisions are applied before any
+    traffic moves, the contract revision only once the old colour is at 0."""
+    url = db[2]
+    write_revision(extra, "0003", 'op.add_column("jobs", sa.Column("note", sa.String(32)))')
+    write_revision(extra, "0004", 'op.drop_column("jobs", "note")', phase="contract", down="0003")
+    live = env.engine().live()
+    ami = env.new_ami("migrations")
+    result = _release(env, ami, "--database-url", url)
+    assert result.code == 0, result.output
+    out = result.stdout
+    assert "ok expand-migrations: migrate up --phase expand on --database-url" in out
+    assert out.index("applied 0003") < out.index("Deployment ") < out.index("applied 0004")
+    steps = _release_log(env)
+    assert steps.index(("expand-migrations", "done")) < steps.index(("deploy", "started"))
+    assert steps.index(("deploy", "done")) < steps.index(("contract-migrations", "started"))
+    assert _db_revision(env, url) == "0004"
+    assert env.fleet().weights() == {other(live): 100, live: 0}
+    # The URL holds a password: neither printed nor logged.
+    assert url not in result.output
+    assert url not in (env.opsctl.build_dir / ENV / "release.jsonl").read_text()
+
+
+def test_release_refuses_a_destructive_expand_revision_before_any_traffic_moves(
+    env: Env, db: tuple[MariaDB, str, str], extra: Path
+) -> None:
+    """A drop column in an expand revision stops the release at expand-migrations (exit 4),
+    nothing applied and no traffic moved; resume needs the database URL again; once the
+    revision is marked contract, resume applies it after the deploy."""
+    url = db[2]
+    drop = 'op.drop_column("jobs", "schema_version")'
+    write_revision(extra, "0003", drop)
+    live = env.engine().live()
+    weights = env.fleet().weights()
+    ami = env.new_ami("destructive")
+    refused = _release(env, ami, "--database-url", url)
+    assert refused.code == Exit.ABORTED, refused.output
+    assert "destructive operations" in refused.stderr
+    assert ("expand-migrations", "failed") in _release_log(env)
+    assert ("deploy", "started") not in _release_log(env)
+    assert env.fleet().weights() == weights
+    assert _db_revision(env, url) is None  # nothing applied
+
+    no_url = env.opsctl("release", "resume", ENV, "--yes")
+    assert no_url.code == 1
+    assert "runs its migrations on --database-url: pass it again" in no_url.stderr
+
+    write_revision(extra, "0003", drop, phase="contract")
+    resumed = env.opsctl("release", "resume", ENV, "--yes", "--database-url", url)
+    assert resumed.code == 0, resumed.output
+    assert resumed.stdout.index("Deploy") < resumed.stdout.index("applied 0003")
+    assert _db_revision(env, url) == "0003"
+    assert env.fleet().weights() == {other(live): 100, live: 0}
 
 
 # --- helpers -----------------------------------------------------------------------------------

@@ -1,6 +1,6 @@
 """`opsctl migrate` on a real MariaDB (the real CLI in a subprocess), the lint, and the SSM path.
 
-Extra test revisions live in a temp folder named by INGEST_MIGRATIONS_EXTRA (service/migrate.py).
+Extra test revisions go in the `extra` folder (tests/revisions.py).
 The SSM path is tested at the AWS-client seam: moto's SendCommand accepts the call but runs
 nothing, so GetCommandInvocation is answered by a fake (named so below).
 """
@@ -11,10 +11,7 @@ import os
 import signal
 import subprocess
 import sys
-import textwrap
 import time
-import uuid
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -24,59 +21,12 @@ from opsctl.emulator import MotoServer
 from tests.conftest import REPO
 from tests.mariadb import PASSWORD, USER, MariaDB
 from tests.opsctl_run import Opsctl, Result
-
-REVISION = '''"""{doc}"""
-import sqlalchemy as sa
-from alembic import op
-
-revision = "{rev}"
-down_revision = "{down}"
-phase = "{phase}"
-branch_labels = None
-depends_on = None
-
-
-def upgrade() -> None:
-{body}
-
-
-def downgrade() -> None:
-    pass
-'''
-
-
-def write_revision(folder: Path, rev: str, body: str, phase: str = "expand", down: str = "0002"):
-    folder.mkdir(parents=True, exist_ok=True)
-    text = REVISION.format(
-        doc=f"test revision {rev}",
-        rev=rev,
-        down=down,
-        phase=phase,
-        body=textwrap.indent(body, "    "),
-    )
-    (folder / f"{rev}_test.py").write_text(text, encoding="utf-8")
-
-
-@pytest.fixture
-def db(mariadb: MariaDB) -> Iterator[tuple[MariaDB, str, str]]:
-    """A fresh database of its own: (server, name, URL)."""
-    name = f"m_{uuid.uuid4().hex[:10]}"
-    mariadb.sql(f"CREATE DATABASE {name}; GRANT ALL ON {name}.* TO '{USER}'@'%';")
-    yield mariadb, name, f"mysql+asyncmy://{USER}:{PASSWORD}@127.0.0.1:{mariadb.port}/{name}"
-    mariadb.sql(f"DROP DATABASE IF EXISTS {name}")
+from tests.revisions import write_revision
 
 
 @pytest.fixture
 def opsctl(tmp_path: Path) -> Opsctl:
     return Opsctl(REPO / "envs", tmp_path / "build")
-
-
-@pytest.fixture
-def extra(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    folder = tmp_path / "versions"
-    folder.mkdir()
-    monkeypatch.setenv("INGEST_MIGRATIONS_EXTRA", str(folder))
-    return folder
 
 
 def ddl(lines: list[str]) -> list[str]:
