@@ -96,6 +96,50 @@ def test_apply_local_then_plan_shows_no_changes(applied: Opsctl) -> None:
     assert not summary["has_changes"]
 
 
+def test_incident_on_the_applied_stack_alarm_runbook_run_and_no_drift(applied: Opsctl) -> None:
+    """The worked incident of docs/operations.md on what terraform created: every alarm's
+    runbook tag resolves; `runbook test` runs every diagnose step; `runbook run` shows the
+    firing alarm's whole reason, scales out on "y", records the timeline; terraform then still
+    sees no changes (capacity is opsctl's)."""
+    cloudwatch = aws.client("cloudwatch", "eu-west-1", applied.emulator_url)
+    alarms = cloudwatch.describe_alarms(AlarmNamePrefix="ingest-local-")["MetricAlarms"]
+    assert len(alarms) >= 10
+    for alarm in alarms:
+        found = applied("runbook", "for-alarm", alarm["AlarmName"], "--env", "local", "--json")
+        assert found.code == 0, found.output
+        assert json.loads(found.stdout)["via"] == "runbook tag", alarm["AlarmName"]
+
+    tested = applied("runbook", "test", "local", "--json")
+    assert tested.code == 0, tested.output
+    rows = json.loads(tested.stdout)
+    assert {r["action"] for r in rows if r["outcome"] != "ok"} == {"budget-status"}  # no budget
+
+    reason = (
+        "Threshold Crossed: 2 out of the last 2 datapoints [1320.0, 1104.0] were greater than "
+        "the threshold (900.0) (minimum 2 datapoints for OK -> ALARM transition)."
+    )
+    backlog = "ingest-local-queue-backlog"
+    cloudwatch.set_alarm_state(AlarmName=backlog, StateValue="ALARM", StateReason=reason)
+    try:
+        found = applied("runbook", "for-alarm", backlog, "--env", "local", "--json")
+        answer = json.loads(found.stdout)
+        assert (answer["state"], answer["runbook"]) == ("ALARM", "queue-backlog")
+        run = applied("runbook", "run", "queue-backlog", "local", stdin="y\n")
+    finally:
+        cloudwatch.set_alarm_state(AlarmName=backlog, StateValue="OK", StateReason="test done")
+    assert run.code == 0, run.output
+    assert f"{backlog}: ALARM since " in run.stdout
+    assert reason in run.stdout
+    assert "blue (ingest-local-blue): desired 1 -> 2" in run.stdout
+    timeline = applied.build_dir / "local" / "incidents"
+    (log,) = timeline.glob("*-queue-backlog.jsonl")
+    steps = [json.loads(line)["step"] for line in log.read_text().splitlines()]
+    assert "mitigation.1" in steps
+    assert steps[-1] == "verification.2"
+    code, summary = summary_of(applied, "local")
+    assert code == 0, json.dumps(summary["by_module"], indent=1)
+
+
 def test_replacing_aurora_is_listed_and_refused(applied: Opsctl) -> None:
     code, summary = summary_of(applied, "local", "--replace", AURORA)
     assert code == 2

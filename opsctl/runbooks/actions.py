@@ -8,6 +8,7 @@ for it to look at (e.g. no budget on the emulator) and any other exception when 
 
 from __future__ import annotations
 
+import textwrap
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -163,10 +164,15 @@ def alarms(ctx: Context, args: dict[str, Any]) -> str:
         rows = [r for r in rows if any(r["AlarmName"] == f"{ctx.prefix}-{k}" for k in keys)]
     if not rows:
         return "no alarms found"
-    return "\n".join(
-        f"{r['AlarmName']}: {r['StateValue']} ({r.get('StateReason', '')[:100]})"
-        for r in sorted(rows, key=lambda r: (r["StateValue"] != "ALARM", r["AlarmName"]))
-    )
+    lines = []
+    for r in sorted(rows, key=lambda r: (r["StateValue"] != "ALARM", r["AlarmName"])):
+        reason = r.get("StateReason", "")
+        if r["StateValue"] != "ALARM":  # only an alarm's reason (the datapoints) is worth reading
+            reason = textwrap.shorten(reason, 80, placeholder="...")
+        since = r.get("StateUpdatedTimestamp")
+        when = f" since {since.astimezone(UTC):%Y-%m-%dT%H:%M:%SZ}" if since else ""
+        lines.append(f"{r['AlarmName']}: {r['StateValue']}{when} ({reason})")
+    return "\n".join(lines)
 
 
 @action(
