@@ -547,6 +547,19 @@ def test_rollback_after_a_finished_deploy_restores_the_previous_colour(env: Env)
 
 
 # --- lock ------------------------------------------------------------------------------------
+def test_a_50_50_canary_keeps_the_recorded_live_colour(env: Env) -> None:
+    """At 50/50 the listener cannot tell which colour is live; status and rollback must not
+    guess blue (they did: a green-live canary showed as drift)."""
+    engine = env.engine()
+    for colour in COLOURS:
+        engine.fleet.set_weights({colour: 100, other(colour): 0})
+        engine._record_state("test")
+        engine.fleet.set_weights({"blue": 50, "green": 50})
+        assert engine.live() == colour
+        status = engine.status()
+        assert (status["live"], status["drift"]) == (colour, None)
+
+
 def test_lock_is_exclusive_expires_and_breaks(env: Env) -> None:
     ssm = env.clients().ssm
     held = lock.acquire(ssm, ENV, "migrate", ttl_seconds=600)

@@ -95,15 +95,24 @@ class Engine:
 
     # --- what is live ----------------------------------------------------------------------
     def live(self) -> str:
-        weights = self.fleet.weights()
-        return max(COLOURS, key=lambda c: (weights[c], c == "blue"))
+        return self._live(self.fleet.weights())
+
+    def _live(self, weights: dict[str, int], recorded: dict[str, Any] | None = None) -> str:
+        """The colour taking most traffic; on a tie (a 50% canary) the listener cannot say, so
+        the recorded live colour."""
+        if weights["blue"] != weights["green"]:
+            return max(COLOURS, key=lambda c: weights[c])
+        if recorded is None:
+            recorded = record.load_state(self.aws.ssm, self.env) or {}
+        return str(recorded.get("live") or "blue")
 
     def deployment(self) -> Deployment | None:
         return record.load_deployment(self.aws.ssm, self.env)
 
     def status(self) -> dict[str, Any]:
         weights = self.fleet.weights()
-        live = max(COLOURS, key=lambda c: (weights[c], c == "blue"))
+        recorded = record.load_state(self.aws.ssm, self.env) or {}
+        live = self._live(weights, recorded)
         colours = {}
         for colour in COLOURS:
             health = self.fleet.health(colour)
@@ -120,7 +129,6 @@ class Engine:
                 "targets": len(health.targets),
                 "unhealthy": health.reasons,
             }
-        recorded = record.load_state(self.aws.ssm, self.env) or {}
         deployment = self.deployment()
         drift = None
         if recorded.get("live") and recorded["live"] != live:
@@ -148,7 +156,7 @@ class Engine:
                 colour
             ).as_dict()
         state = {
-            "live": max(COLOURS, key=lambda c: (weights[c], c == "blue")),
+            "live": self._live(weights),
             "weights": weights,
             "colours": colours,
             "last_action": {"action": action, "at": record.now(), "by": self.by, "reason": reason},
