@@ -224,7 +224,11 @@ def runbook_run(
         bool, typer.Option("--read-only", help="Run only diagnose steps; skip remediation.")
     ] = False,
     incident: Annotated[
-        str | None, typer.Option("--incident", help="Incident id (default: time-based).")
+        str | None,
+        typer.Option(
+            "--incident",
+            help="Incident id (default: time-based). An existing one adds to its timeline.",
+        ),
     ] = None,
     log: Annotated[
         Path | None,

@@ -158,6 +158,22 @@ def test_read_only_run_records_diagnose_steps_and_skips_remediation(
     assert len(entries) == len(next(b for b in load_all() if b.name == "alb-5xx").steps)
 
 
+def test_a_later_run_on_the_same_incident_adds_to_its_timeline_and_summary(
+    local: Local, opsctl: Opsctl, tmp_path: Path
+) -> None:
+    log = tmp_path / "incident.jsonl"
+    args = ("runbook", "run", "asg-cpu", ENV, "--incident", "inc-1", "--log", str(log))
+    first = opsctl(*args, stdin="y\n")
+    assert first.code == 0, first.output
+    again = opsctl(*args, "--read-only")
+    assert again.code == 0, again.output
+    summary = log.with_suffix(".md").read_text(encoding="utf-8")
+    assert summary == again.stdout[again.stdout.index("# Incident inc-1") :].rstrip("\n") + "\n"
+    assert summary.count("| triage.1 |") == 2
+    assert "- steps: 13 ok, 1 skipped" in summary
+    assert "- asg-scale: blue" in summary  # what the first run changed is still listed
+
+
 def test_remediation_takes_the_environment_lock(
     local: Local, opsctl: Opsctl, tmp_path: Path
 ) -> None:

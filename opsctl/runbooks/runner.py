@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from contextlib import suppress
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -37,6 +38,16 @@ class Timeline:
     entries: list[dict[str, Any]] = field(default_factory=list)
     mirror: Callable[[dict[str, Any]], None] | None = None
 
+    def __post_init__(self) -> None:
+        """A run on an existing incident (--incident ID) continues its timeline and summary."""
+        if not self.path.exists():
+            return
+        for line in self.path.read_text(encoding="utf-8").splitlines():
+            with suppress(json.JSONDecodeError):  # a line cut short by a crash
+                entry = json.loads(line)
+                if entry.get("incident") == self.incident:
+                    self.entries.append(entry)
+
     def add(
         self, step: str, kind: str, action: str, command: str, outcome: str, output: str
     ) -> None:
@@ -65,6 +76,7 @@ class Timeline:
         """The markdown incident summary printed at the end (and saved next to the log)."""
         first = self.entries[0]["time"] if self.entries else now()
         last = self.entries[-1]["time"] if self.entries else now()
+        operators = [e["operator"] for e in self.entries]
         counts: dict[str, int] = {}
         for e in self.entries:
             counts[e["outcome"]] = counts.get(e["outcome"], 0) + 1
@@ -72,7 +84,7 @@ class Timeline:
             f"# Incident {self.incident}: {runbook.title} ({self.env})",
             "",
             f"- runbook: `{runbook.name}` (severity {runbook.severity}, owner {runbook.owner})",
-            f"- operator: {self.operator}",
+            f"- operator: {', '.join(dict.fromkeys(operators)) or self.operator}",
             f"- from {first} to {last}",
             f"- steps: {', '.join(f'{n} {o}' for o, n in sorted(counts.items())) or 'none'}",
             f"- timeline: {self.path}",
