@@ -110,7 +110,7 @@ class RevisionInfo:
             revision=script.revision,
             down_revision=down if isinstance(down, str) or down is None else ",".join(down),
             phase=getattr(script.module, "phase", None),
-            doc=(script.doc or "").strip().splitlines()[0] if script.doc else "",
+            doc=" ".join((script.doc or "").split()),  # the first paragraph, on one line
         )
 
 
