@@ -87,17 +87,46 @@ class Database(Strict):
         return self
 
 
+class RoutingRule(Strict):
+    """A host/path rule on the HTTPS listener: pinned to a colour, or `weighted` (it follows the
+    blue/green weights opsctl sets, like the default action)."""
+
+    priority: Annotated[int, Field(ge=1, le=50000)]
+    host_headers: list[str] = []
+    path_patterns: list[str] = []
+    target: Literal["blue", "green", "weighted"]
+
+    @model_validator(mode="after")
+    def _conditions(self) -> RoutingRule:
+        values = len(self.host_headers) + len(self.path_patterns)
+        if not 1 <= values <= 5:
+            raise ValueError(
+                f"needs 1-5 values across host_headers and path_patterns, got {values}"
+            )
+        return self
+
+
 class LoadBalancer(Strict):
     domain_name: Annotated[str, Field(pattern=r"^([a-z0-9-]+\.)+[a-z]{2,}$")]
     certificate_arn: Annotated[str | None, Field(pattern=r"^arn:aws[a-z-]*:acm:")] = None
     route53_zone_id: Annotated[str | None, Field(pattern=r"^Z[A-Z0-9]{1,32}$")] = None
     deletion_protection: bool = True
     allowed_cidrs: list[str] = ["0.0.0.0/0"]
+    routing_rules: list[RoutingRule] = []
 
     @field_validator("allowed_cidrs")
     @classmethod
     def _cidrs(cls, values: list[str]) -> list[str]:
         return [_cidr(v) for v in values]
+
+    @field_validator("routing_rules")
+    @classmethod
+    def _unique_priorities(cls, rules: list[RoutingRule]) -> list[RoutingRule]:
+        priorities = [r.priority for r in rules]
+        repeated = sorted({p for p in priorities if priorities.count(p) > 1})
+        if repeated:
+            raise ValueError(f"priorities must be unique, repeated: {repeated}")
+        return rules
 
 
 class Alarms(Strict):

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import jinja2
+from pydantic import BaseModel
 
 from opsctl.config import REPO, Environment
 
@@ -35,6 +36,8 @@ def hcl(value: Any) -> str:
         return json.dumps(value)
     if isinstance(value, list | tuple):
         return "[" + ", ".join(hcl(v) for v in value) + "]"
+    if isinstance(value, BaseModel):  # a section of the env file, e.g. a routing rule
+        return hcl(value.model_dump())
     if isinstance(value, dict):
         if not value:
             return "{}"

@@ -222,18 +222,26 @@ class Crash(BaseException):
     """A simulated crash (kill -9): nothing in opsctl catches it, so nothing more is recorded."""
 
 
-def weights_sent(calls: list[Call], stack: Stack) -> list[dict[str, int]]:
-    found = []
-    for call in calls:
-        if call.operation == "modify_listener":
-            groups = call.params["DefaultActions"][0]["ForwardConfig"]["TargetGroups"]
-            found.append(
-                {
-                    stack.colour_of_target_group(g["TargetGroupArn"]) or "?": g["Weight"]
-                    for g in groups
-                }
-            )
-    return found
+def weights_sent(
+    calls: list[Call], stack: Stack, operation: str = "modify_listener"
+) -> list[dict[str, int]]:
+    """The weights of each ModifyListener (default action) or ModifyRule call, in order."""
+    key = "DefaultActions" if operation == "modify_listener" else "Actions"
+    return [
+        _colour_weights(stack, call.params[key]) for call in calls if call.operation == operation
+    ]
+
+
+def _colour_weights(stack: Stack, actions: list[dict[str, Any]]) -> dict[str, int]:
+    groups = actions[0]["ForwardConfig"]["TargetGroups"]
+    return {stack.colour_of_target_group(g["TargetGroupArn"]) or "?": g["Weight"] for g in groups}
+
+
+def rule_weights(env: Env) -> list[dict[str, int]]:
+    """What moto holds for each weighted routing rule (envs/local.yaml defines one)."""
+    stack = env.stack()
+    rules = env.clients().elbv2.describe_rules(RuleArns=stack.weighted_rule_arns)["Rules"]
+    return [_colour_weights(stack, rule["Actions"]) for rule in rules]
 
 
 def assert_traffic_only_on_ready_colours(env: Env) -> None:
@@ -296,6 +304,10 @@ def test_deploy_calls_one_modify_listener_for_the_switch_and_spare_the_live_asg(
         {new: 50, live: 50},
         {new: 100, live: 0},
     ]
+    # The weighted routing rule follows every step, and holds the final weights.
+    assert len(stack.weighted_rule_arns) == 1
+    assert weights_sent(spy.calls, stack, "modify_rule") == weights_sent(spy.calls, stack)
+    assert rule_weights(env) == [{new: 100, live: 0}]
     listener_calls = [i for i, c in enumerate(spy.calls) if c.operation == "modify_listener"]
     switch_at = listener_calls[-1]
     live_asg = stack.asg[live]
@@ -532,6 +544,7 @@ def test_rollback_after_a_finished_deploy_restores_the_previous_colour(env: Env)
     assert result.code == 0, result.output
     fleet = env.fleet()
     assert fleet.weights() == {live: 100, other(live): 0}
+    assert rule_weights(env) == [{live: 100, other(live): 0}]
     assert fleet.template_version(live)[1] == old_ami  # back on the old AMI, not the new one
     assert fleet.health(live).ready
     assert fleet.capacity(other(live)).desired == 0

@@ -80,6 +80,9 @@ def test_render_rewrites_only_changed_files_and_diff_writes_nothing(opsctl: Opsc
     assert [n for n in after if after[n] != before[n]] == ["main.tf"]
 
 
+RULES = "  routing_rules:\n"
+
+
 @pytest.mark.parametrize(
     ("old", "new", "message"),
     [
@@ -113,8 +116,36 @@ def test_render_rewrites_only_changed_files_and_diff_writes_nothing(opsctl: Opsc
             "cidr: 10.30.0.0/33",
             "envs/prod.yaml: network.cidr: must be an IPv4 network such as 10.0.0.0/16",
         ),
+        (
+            "loadbalancer:\n",
+            f"loadbalancer:\n{RULES}    - {{priority: 5, path_patterns: [/a], target: red}}\n",
+            "envs/prod.yaml: loadbalancer.routing_rules.0.target: must be one of 'blue', 'green'"
+            " or 'weighted', got 'red'",
+        ),
+        (
+            "loadbalancer:\n",
+            f"loadbalancer:\n{RULES}    - {{priority: 5, target: blue}}\n",
+            "envs/prod.yaml: loadbalancer.routing_rules.0: needs 1-5 values across host_headers "
+            "and path_patterns, got 0",
+        ),
+        (
+            "loadbalancer:\n",
+            f"loadbalancer:\n{RULES}    - {{priority: 5, path_patterns: [/a], target: blue}}\n"
+            "    - {priority: 5, path_patterns: [/b], target: weighted}\n",
+            "envs/prod.yaml: loadbalancer.routing_rules: priorities must be unique, repeated: [5]",
+        ),
     ],
-    ids=["az-count", "missing-key", "wrong-type", "unknown-key", "overlap", "bad-cidr"],
+    ids=[
+        "az-count",
+        "missing-key",
+        "wrong-type",
+        "unknown-key",
+        "overlap",
+        "bad-cidr",
+        "rule-target",
+        "rule-conditions",
+        "rule-priorities",
+    ],
 )
 def test_bad_env_file_is_refused_and_nothing_rendered(
     opsctl: Opsctl, old: str, new: str, message: str
