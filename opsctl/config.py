@@ -87,6 +87,19 @@ class Database(Strict):
         return self
 
 
+class Secrets(Strict):
+    # Days a deleted secret stays restorable (and its name taken): 0 deletes at once, for
+    # throw-away environments that are destroyed and re-applied.
+    recovery_window_days: int = 30
+
+    @field_validator("recovery_window_days")
+    @classmethod
+    def _window(cls, days: int) -> int:
+        if days != 0 and not 7 <= days <= 30:
+            raise ValueError(f"must be 0 or 7-30, got {days}")
+        return days
+
+
 class RoutingRule(Strict):
     """A host/path rule on the HTTPS listener: pinned to a colour, or `weighted` (it follows the
     blue/green weights opsctl sets, like the default action)."""
@@ -171,6 +184,7 @@ class Environment(Strict):
     loadbalancer: LoadBalancer
     alarms: Alarms
     budget: Budget
+    secrets: Secrets = Secrets()
     features: Features = Features()
     tags: dict[str, str] = {}
 
@@ -259,11 +273,17 @@ def load(name: str, path: Path | None = None) -> Environment:
             where = ".".join(str(part) for part in item["loc"]) or "(top level)"
             problems.append(f"{label}: {where}: {_describe(dict(item))}")
         raise ConfigError(problems) from None
-    overlaps = _overlapping_cidrs(name, ipaddress.IPv4Network(environment.network.cidr))
-    if overlaps:
-        raise ConfigError(
-            [f"{label}: network.cidr: {environment.network.cidr} {o}" for o in overlaps]
+    cidr = environment.network.cidr
+    problems = [
+        f"{label}: network.cidr: {cidr} {o}"
+        for o in _overlapping_cidrs(name, ipaddress.IPv4Network(cidr))
+    ]
+    if environment.is_prod and environment.secrets.recovery_window_days == 0:
+        problems.append(
+            f"{label}: secrets.recovery_window_days: prod keeps deleted secrets restorable (7-30)"
         )
+    if problems:
+        raise ConfigError(problems)
     return environment
 
 

@@ -134,6 +134,16 @@ RULES = "  routing_rules:\n"
             "    - {priority: 5, path_patterns: [/b], target: weighted}\n",
             "envs/prod.yaml: loadbalancer.routing_rules: priorities must be unique, repeated: [5]",
         ),
+        (
+            "alarms:\n",
+            "secrets:\n  recovery_window_days: 0\nalarms:\n",
+            "envs/prod.yaml: secrets.recovery_window_days: prod keeps deleted secrets restorable",
+        ),
+        (
+            "alarms:\n",
+            "secrets:\n  recovery_window_days: 3\nalarms:\n",
+            "envs/prod.yaml: secrets.recovery_window_days: must be 0 or 7-30, got 3",
+        ),
     ],
     ids=[
         "az-count",
@@ -145,6 +155,8 @@ RULES = "  routing_rules:\n"
         "rule-target",
         "rule-conditions",
         "rule-priorities",
+        "prod-secrets-window",
+        "secrets-window",
     ],
 )
 def test_bad_env_file_is_refused_and_nothing_rendered(

@@ -181,3 +181,8 @@ def test_destroy_local_removes_the_stack(applied: Opsctl) -> None:
     assert vpcs == []
     autoscaling = aws.client("autoscaling", "eu-west-1", applied.emulator_url)
     assert autoscaling.describe_auto_scaling_groups()["AutoScalingGroups"] == []
+    # local's secrets.recovery_window_days is 0: nothing left scheduled for deletion, so the
+    # next `apply local` on this moto can reuse the names.
+    secrets = aws.client("secretsmanager", "eu-west-1", applied.emulator_url)
+    left = secrets.list_secrets(IncludePlannedDeletion=True)["SecretList"]
+    assert [s["Name"] for s in left if s["Name"].startswith("ingest-local")] == []
