@@ -372,7 +372,9 @@ def queue_status(ctx: Context, args: dict[str, Any]) -> str:
     "dead-jobs",
     "diagnose",
     "The service's DeadJobs and QueueDepth metrics over the last hour.",
-    lambda ctx, a: "cloudwatch get-metric-statistics <metric_namespace> DeadJobs, QueueDepth",
+    lambda ctx, a: (
+        f"cloudwatch get-metric-statistics {ctx.output('metric_namespace')} DeadJobs, QueueDepth"
+    ),
 )
 def dead_jobs(ctx: Context, args: dict[str, Any]) -> str:
     namespace = str(ctx.output("metric_namespace"))
