@@ -44,7 +44,9 @@ migrate_app = typer.Typer(
     no_args_is_help=True,
 )
 
-LOCK_TIMEOUT, LOCK_WAIT_TIMEOUT = 60, 5  # seconds: GET_LOCK wait, MySQL lock_wait_timeout
+# Seconds: GET_LOCK wait, MySQL lock_wait_timeout. service.migrate.DEFAULT_* hold the same values;
+# importing it here would load SQLAlchemy and Alembic for every `opsctl --help`.
+LOCK_TIMEOUT, LOCK_WAIT_TIMEOUT = 60, 5
 RevisionOpt = Annotated[str | None, typer.Option("--revision", help="Target revision.")]
 LockTimeoutOpt = Annotated[
     int, typer.Option("--lock-timeout", help="Seconds to wait for the migration lock.")

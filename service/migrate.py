@@ -141,7 +141,7 @@ def alembic_config() -> Config:
     config.set_main_option("script_location", str(MIGRATIONS))
     folders = [str(MIGRATIONS / "versions")]
     folders += [p for p in os.environ.get(EXTRA_VERSIONS_ENV, "").split(os.pathsep) if p]
-    config.set_main_option("version_path_separator", "os")
+    config.set_main_option("path_separator", "os")
     config.set_main_option("version_locations", os.pathsep.join(folders))
     return config
 

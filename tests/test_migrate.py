@@ -296,22 +296,14 @@ class FakeRunCommandSsm:
         }
 
 
-def test_ssm_path_with_fake_invocation_result_sends_the_command_line_and_shows_output(
-    aws: MotoServer, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    from typer.testing import CliRunner
-
+def fake_ssm(
+    aws: MotoServer, monkeypatch: pytest.MonkeyPatch, stdout: str, code: int
+) -> FakeRunCommandSsm:
+    """Every opsctl SSM client in this process becomes a FakeRunCommandSsm over moto."""
     from opsctl import aws as aws_factory
-    from opsctl.cli import app
-    from tests.localstack import REGION, create
+    from tests.localstack import REGION
 
-    local = create(aws.endpoint)
-    blue = local.client("autoscaling").describe_auto_scaling_groups(
-        AutoScalingGroupNames=[local.outputs["asg_names"]["blue"]]
-    )["AutoScalingGroups"][0]["Instances"][0]["InstanceId"]
-    fake = FakeRunCommandSsm(
-        aws_factory.client("ssm", REGION, aws.endpoint), "pending (1):\n  0002  [expand]\n", 2
-    )
+    fake = FakeRunCommandSsm(aws_factory.client("ssm", REGION, aws.endpoint), stdout, code)
     real_client = aws_factory.client
     monkeypatch.setattr(
         aws_factory,
@@ -320,6 +312,22 @@ def test_ssm_path_with_fake_invocation_result_sends_the_command_line_and_shows_o
             fake if service == "ssm" else real_client(service, region, url)
         ),
     )
+    return fake
+
+
+def test_ssm_path_with_fake_invocation_result_sends_the_command_line_and_shows_output(
+    aws: MotoServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from typer.testing import CliRunner
+
+    from opsctl.cli import app
+    from tests.localstack import create
+
+    local = create(aws.endpoint)
+    blue = local.client("autoscaling").describe_auto_scaling_groups(
+        AutoScalingGroupNames=[local.outputs["asg_names"]["blue"]]
+    )["AutoScalingGroups"][0]["Instances"][0]["InstanceId"]
+    fake = fake_ssm(aws, monkeypatch, "pending (1):\n  0002  [expand]\n", 2)
     monkeypatch.setenv("OPSCTL_EMULATOR_URL", aws.endpoint)
     result = CliRunner().invoke(app, ["migrate", "status", "local"])
     assert result.exit_code == 2, result.output  # the instance's exit code is ours
@@ -333,3 +341,25 @@ def test_ssm_path_with_fake_invocation_result_sends_the_command_line_and_shows_o
     assert "systemd-run" in line
     assert "EnvironmentFile=/etc/ingest/env" in line
     assert "/opt/ingest/venv/bin/ingest-service schema status" in line
+
+
+def test_release_phase_on_aws_lints_first_then_runs_up_with_the_phase_via_ssm(
+    aws: MotoServer, monkeypatch: pytest.MonkeyPatch, extra: Path
+) -> None:
+    """`opsctl release`'s migration step against AWS (MOCK: the instance's answer is faked, as
+    above): a destructive expand revision is refused (exit 4) before anything is sent; a clean
+    one runs `ingest-service schema up --phase=expand` on the instance."""
+    from opsctl.config import load
+    from opsctl.migrate_cli import run_phase
+    from tests.localstack import create
+
+    create(aws.endpoint)
+    fake = fake_ssm(aws, monkeypatch, "applied 0003\n", 0)
+    environment = load("local")
+    write_revision(extra, "0003", 'op.drop_column("jobs", "schema_version")')
+    assert run_phase(environment, "expand", aws.endpoint, None) == 4
+    assert fake.sent == []
+    write_revision(extra, "0003", 'op.add_column("jobs", sa.Column("note", sa.String(32)))')
+    assert run_phase(environment, "expand", aws.endpoint, None) == 0
+    (sent,) = fake.sent
+    assert "ingest-service schema up --phase=expand" in " ".join(sent["Parameters"]["commands"])
