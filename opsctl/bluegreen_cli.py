@@ -116,7 +116,7 @@ def _errors(env_name: str, what: str) -> Iterator[None]:
         ) from None
 
 
-def _engine(environment: Environment, emulator: str | None, report: Any) -> Engine:
+def open_engine(environment: Environment, emulator: str | None, report: Any) -> Engine:
     from opsctl.bluegreen.clients import Clients
     from opsctl.bluegreen.engine import Engine
     from opsctl.bluegreen.fleet import Capacity
@@ -182,7 +182,7 @@ def bluegreen_status(
     environment = load_env(env)
     report = ConsoleReport()
     with _errors(env, "status of"):
-        status = _engine(environment, emulator, report).status()
+        status = open_engine(environment, emulator, report).status()
     if json_output:
         typer.echo(json.dumps(status, indent=2))
         return
@@ -264,7 +264,7 @@ def bluegreen_deploy(
     url = _emulator(environment, emulator)
     ttl = _deploy_ttl(steps, bake_s, keep_s)
     with cli_lock(env, environment.region, url, "bluegreen deploy", ttl), _errors(env, "deploy"):
-        engine = _engine(environment, emulator, report)
+        engine = open_engine(environment, emulator, report)
         try:
             result = engine.resume() if resume else engine.deploy(ami or "", steps, bake_s, keep_s)
         finally:
@@ -293,7 +293,7 @@ def bluegreen_switch(
     report = ConsoleReport()
     url = _emulator(environment, emulator)
     with cli_lock(env, environment.region, url, "bluegreen switch"), _errors(env, "switch"):
-        result = _engine(environment, emulator, report).switch(to, force)
+        result = open_engine(environment, emulator, report).switch(to, force)
     _finish(result)
 
 
@@ -317,7 +317,7 @@ def bluegreen_rollback(
     url = _emulator(environment, emulator)
     with cli_lock(env, environment.region, url, "bluegreen rollback"), _errors(env, "rollback"):
         try:
-            result = _engine(environment, emulator, report).rollback(f"{reason} ({whoami()})")
+            result = open_engine(environment, emulator, report).rollback(f"{reason} ({whoami()})")
         finally:
             report.close()
     _finish(result)
@@ -604,7 +604,7 @@ def _release_deploy(
     report = ConsoleReport()
     options = run.options
     with _errors(env, "release deploy to"):
-        engine = _engine(environment, emulator, report)
+        engine = open_engine(environment, emulator, report)
         current = engine.deployment()
         try:
             if resumed and current is not None and current.ami == run.ami and current.active:
@@ -645,7 +645,7 @@ def _release_contract(
     from opsctl.bluegreen import other
 
     with _errors(environment.name, "release to"):
-        engine = _engine(environment, emulator, ConsoleReport())
+        engine = open_engine(environment, emulator, ConsoleReport())
         old = other(engine.live())
         health = engine.fleet.health(old)
     if health.capacity.desired or health.in_service:

@@ -17,7 +17,7 @@ import json
 import sys
 from collections.abc import Coroutine
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, TypeVar, cast
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import typer
 
@@ -107,26 +107,20 @@ def _remote(
 
     from botocore.exceptions import BotoCoreError, ClientError
 
-    from opsctl import aws, migrate_remote
-    from opsctl.bluegreen.stack import StackError, read_outputs
-    from opsctl.bluegreen_cli import ConsoleReport
+    from opsctl import migrate_remote
+    from opsctl.bluegreen.stack import StackError
+    from opsctl.bluegreen_cli import ConsoleReport, open_engine
     from opsctl.lock import cli_lock
     from opsctl.workspace import emulator_from
 
     env = environment.name
     url = emulator_from(emulator, environment)
-    ssm = aws.client("ssm", environment.region, url)
     report = ConsoleReport()
     guard = cli_lock(env, environment.region, url, f"migrate {action}") if lock else nullcontext()
     try:
         with guard:
-            s3 = aws.client("s3", environment.region, url)
-            autoscaling = aws.client("autoscaling", environment.region, url)
-            outputs = read_outputs(cast(Any, _S3(s3)), environment.state.bucket, env)
-            asg_names = outputs.get("asg_names")
-            if not asg_names:
-                raise migrate_remote.RemoteError(f"{env}'s state has no asg_names output")
-            target = migrate_remote.find_target(ssm, autoscaling, env, asg_names)
+            engine = open_engine(environment, emulator, report)
+            target = migrate_remote.find_target(engine)
             lines = migrate_remote.command_lines(action, args)
             console(stderr=True).print(
                 f"Running on {target.instance_id} ({target.colour}, {target.asg}) via SSM: "
@@ -135,7 +129,11 @@ def _remote(
             )
             try:
                 return migrate_remote.run(
-                    ssm, target, lines, f"opsctl migrate {action} {env}", progress=report.progress
+                    engine.aws.ssm,
+                    target,
+                    lines,
+                    f"opsctl migrate {action} {env}",
+                    progress=report.progress,
                 )
             finally:
                 report.close()
@@ -145,13 +143,6 @@ def _remote(
         raise fail(f"migrate {action} {env}: AWS refused a call: {error}") from None
     except BotoCoreError as error:
         raise fail(f"migrate {action} {env}: cannot reach AWS: {error}") from None
-
-
-class _S3:
-    """read_outputs takes an object with `.s3` (bluegreen's Clients)."""
-
-    def __init__(self, s3: Any) -> None:
-        self.s3 = s3
 
 
 def _show_remote(outcome: Outcome) -> None:

@@ -13,9 +13,10 @@ import shlex
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from opsctl.bluegreen import COLOURS
+if TYPE_CHECKING:
+    from opsctl.bluegreen.engine import Engine
 
 SERVICE = "/opt/ingest/venv/bin/ingest-service"
 DOCUMENT = "AWS-RunShellScript"
@@ -43,38 +44,13 @@ class Outcome:
     command_id: str
 
 
-def live_colour(ssm: Any, autoscaling: Any, env_name: str, asg_names: dict[str, str]) -> str:
-    """The colour opsctl bluegreen recorded as live, else the one colour with instances."""
-    from opsctl.bluegreen import record
-
-    state = record.load_state(ssm, env_name)
-    if state and state.get("live") in COLOURS:
-        return str(state["live"])
-    with_instances = [c for c in COLOURS if _in_service(autoscaling, asg_names[c])]
-    if len(with_instances) == 1:
-        return with_instances[0]
-    raise RemoteError(
-        f"{env_name} has no recorded live colour and {len(with_instances)} colours with "
-        "instances: run `opsctl bluegreen status` first"
-    )
-
-
-def _in_service(autoscaling: Any, asg: str) -> list[str]:
-    groups = autoscaling.describe_auto_scaling_groups(AutoScalingGroupNames=[asg])
-    instances = groups["AutoScalingGroups"][0]["Instances"] if groups["AutoScalingGroups"] else []
-    return sorted(
-        i["InstanceId"]
-        for i in instances
-        if i["LifecycleState"] == "InService" and i.get("HealthStatus", "Healthy") == "Healthy"
-    )
-
-
-def find_target(ssm: Any, autoscaling: Any, env_name: str, asg_names: dict[str, str]) -> Target:
-    colour = live_colour(ssm, autoscaling, env_name, asg_names)
-    instances = _in_service(autoscaling, asg_names[colour])
+def find_target(engine: Engine) -> Target:
+    """An InService, healthy instance of the colour taking traffic (bluegreen's view of live)."""
+    colour = engine.live()
+    instances = sorted(engine.fleet.health(colour).in_service)
     if not instances:
-        raise RemoteError(f"the live colour {colour} of {env_name} has no InService instance")
-    return Target(instances[0], colour, asg_names[colour])
+        raise RemoteError(f"the live colour {colour} of {engine.env} has no InService instance")
+    return Target(instances[0], colour, engine.stack.asg[colour])
 
 
 def command_lines(action: str, args: list[str]) -> list[str]:

@@ -51,6 +51,26 @@ def create(url: str, alarm_keys: dict[str, str] | None = None) -> Local:
             TargetGroupARNs=[tg],
         )
         asg_names[colour], tg_arns[colour] = name, tg
+    alb = elbv2.create_load_balancer(
+        Name=PREFIX, Subnets=[s["SubnetId"] for s in subnets["Subnets"][:2]]
+    )["LoadBalancers"][0]["LoadBalancerArn"]
+    # HTTP here (no certificate on moto); the output keeps the name the real stack uses.
+    listener = elbv2.create_listener(
+        LoadBalancerArn=alb,
+        Protocol="HTTP",
+        Port=80,
+        DefaultActions=[
+            {
+                "Type": "forward",
+                "ForwardConfig": {
+                    "TargetGroups": [
+                        {"TargetGroupArn": tg_arns["blue"], "Weight": 100},
+                        {"TargetGroupArn": tg_arns["green"], "Weight": 0},
+                    ]
+                },
+            }
+        ],
+    )["Listeners"][0]["ListenerArn"]
     ssm = c("ssm")
     record.save_state(ssm, ENV, {"live": "blue", "weights": {"blue": 100, "green": 0}})
     logs = c("logs")
@@ -66,6 +86,8 @@ def create(url: str, alarm_keys: dict[str, str] | None = None) -> Local:
         logEvents=[
             {"timestamp": now - 2000, "message": '{"level": "info", "message": "started"}'},
             {"timestamp": now - 1000, "message": '{"level": "error", "message": "db down"}'},
+            {"timestamp": now - 900, "message": '{"level": "info", "message": "0 errors"}'},
+            {"timestamp": now - 800, "message": "Traceback (most recent call last):"},
         ],
     )
     sqs = c("sqs")
@@ -104,7 +126,9 @@ def create(url: str, alarm_keys: dict[str, str] | None = None) -> Local:
         )
     outputs = {
         "asg_names": asg_names,
+        "launch_template_ids": {"blue": template, "green": template},
         "target_group_arns": tg_arns,
+        "https_listener_arn": listener,
         "log_group_names": {"app": group},
         "ingest_queue_url": queue,
         "database_endpoint": cluster["Endpoint"],

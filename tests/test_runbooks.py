@@ -12,7 +12,7 @@ import pytest
 
 from opsctl import lock
 from opsctl.emulator import MotoServer
-from opsctl.runbooks.actions import ACTIONS
+from opsctl.runbooks.actions import ACTIONS, is_log_problem
 from opsctl.runbooks.model import SECTIONS, load_all
 from tests.conftest import REPO
 from tests.localstack import ENV, Local, create
@@ -146,6 +146,22 @@ def test_run_with_scripted_answers_records_every_step_and_a_declined_step_does_n
     assert lock.read(local.client("ssm"), ENV) is None  # the remediation's lock was released
 
 
+def test_live_colour_is_the_one_taking_traffic_not_a_stale_record(
+    local: Local, opsctl: Opsctl, tmp_path: Path
+) -> None:
+    """The SSM record can outlive the stack (a destroy leaves it); the listener cannot."""
+    from opsctl.bluegreen import record
+
+    record.save_state(local.client("ssm"), ENV, {"live": "green"})
+    result = opsctl("runbook", "run", "asg-cpu", ENV, "--yes", "--log", str(tmp_path / "i.jsonl"))
+    assert result.code == 0, result.output
+    groups = local.client("autoscaling").describe_auto_scaling_groups(
+        AutoScalingGroupNames=list(local.outputs["asg_names"].values())
+    )["AutoScalingGroups"]
+    desired = {g["AutoScalingGroupName"].rsplit("-", 1)[1]: g["DesiredCapacity"] for g in groups}
+    assert desired == {"blue": 2, "green": 0}, result.output
+
+
 def test_read_only_run_records_diagnose_steps_and_skips_remediation(
     local: Local, opsctl: Opsctl, tmp_path: Path
 ) -> None:
@@ -156,6 +172,31 @@ def test_read_only_run_records_diagnose_steps_and_skips_remediation(
     assert {e["outcome"] for e in entries if e["kind"] == "remediate"} == {"skipped"}
     assert {e["outcome"] for e in entries if e["kind"] == "diagnose"} == {"ok"}
     assert len(entries) == len(next(b for b in load_all() if b.name == "alb-5xx").steps)
+    errors = next(e for e in entries if e["action"] == "app-errors")["output"]
+    assert "2 line(s) at warning or above" in errors, errors
+    assert "db down" in errors
+    assert "Traceback" in errors
+    assert "0 errors" not in errors  # an info line that merely says "error"
+
+
+@pytest.mark.parametrize(
+    ("message", "floor", "shown"),
+    [
+        ('{"level": "error", "message": "db down"}', "warning", True),
+        ('{"level": "warning", "message": "attempt 2 failed"}', "warning", True),
+        ('{"level": "warning", "message": "attempt 2 failed"}', "error", False),
+        ('{"level": "info", "message": "0 errors in the last batch"}', "warning", False),
+        ('{"level": "CRITICAL", "message": "out of memory"}', "error", True),
+        ("Traceback (most recent call last):", "error", True),
+        ("2026/11/28 10:00:00 [error] 812#812: *1 connect() failed", "warning", True),
+        ("Started ingest-api.service", "warning", False),
+        ("[1, 2, 3]", "warning", False),  # JSON, but not a log record
+    ],
+)
+def test_app_errors_filters_json_lines_by_level_and_plain_lines_by_words(
+    message: str, floor: str, shown: bool
+) -> None:
+    assert is_log_problem(message, floor) is shown
 
 
 def test_a_later_run_on_the_same_incident_adds_to_its_timeline_and_summary(

@@ -8,6 +8,8 @@ for it to look at (e.g. no budget on the emulator) and any other exception when 
 
 from __future__ import annotations
 
+import json
+import re
 import textwrap
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -17,6 +19,7 @@ from typing import TYPE_CHECKING, Any, cast
 from opsctl.bluegreen import COLOURS, other
 
 if TYPE_CHECKING:
+    from opsctl.bluegreen.engine import Engine
     from opsctl.config import Environment
 
 
@@ -34,6 +37,7 @@ class Context:
     emulator_url: str | None
     _clients: dict[str, Any] = field(default_factory=dict)
     _outputs: dict[str, Any] | None = None
+    _engine: Engine | None = None
 
     def client(self, service: str) -> Any:
         if service not in self._clients:
@@ -67,15 +71,21 @@ class Context:
     def prefix(self) -> str:
         return f"ingest-{self.env.name}"
 
-    def live(self) -> str:
-        from opsctl.migrate_remote import RemoteError, live_colour
+    def engine(self) -> Engine:
+        """bluegreen's engine for this environment: the live colour, the fleet, rollback."""
+        if self._engine is None:
+            from opsctl.bluegreen.engine import ListReport
+            from opsctl.bluegreen.stack import StackError
+            from opsctl.bluegreen_cli import open_engine
 
-        try:
-            return live_colour(
-                self.client("ssm"), self.client("autoscaling"), self.env.name, self.asg_names
-            )
-        except RemoteError as error:
-            raise ActionError(str(error)) from None
+            try:
+                self._engine = open_engine(self.env, self.emulator_url, ListReport())
+            except StackError as error:
+                raise ActionError(str(error)) from None
+        return self._engine
+
+    def live(self) -> str:
+        return self.engine().live()
 
     def colour(self, value: str | None) -> str:
         if value in (None, "live"):
@@ -247,37 +257,75 @@ def bluegreen_status(ctx: Context, args: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+# The service logs JSON lines with a "level" (service/logs.py); anything else in the group (a
+# traceback printed before logging started, nginx's error log) counts when it names an error.
+_LEVELS = {"debug": 10, "info": 20, "warning": 30, "error": 40, "critical": 50}
+_ERROR_WORDS = re.compile(r"\b(error|crit|critical|alert|emerg|fatal|traceback)\b", re.IGNORECASE)
+# Server-side prefilter (filter patterns are case-sensitive terms, `?` = any of them); the
+# level check below is the exact one. moto ignores patterns it cannot parse, which is harmless.
+_PREFILTER = " ".join(
+    f"?{term}"
+    for word in ("warning", "error", "critical", "crit", "alert", "emerg", "fatal", "traceback")
+    for term in dict.fromkeys((word, word.capitalize(), word.upper()))
+)
+
+
+def is_log_problem(message: str, floor: str = "warning") -> bool:
+    """True for a JSON line at `floor` or above, or a non-JSON line that names an error."""
+    try:
+        line = json.loads(message)
+    except ValueError:
+        line = None
+    if isinstance(line, dict) and isinstance(line.get("level"), str):
+        return _LEVELS.get(line["level"].lower(), 0) >= _LEVELS[floor]
+    return bool(_ERROR_WORDS.search(message))
+
+
 @action(
     "app-errors",
     "diagnose",
-    "The last N error lines of the app's log group (args.lines, default 20).",
-    lambda ctx, a: f"logs filter-log-events (app log group, last {a.get('lines', 20)} errors)",
+    "The last N lines at args.level (default warning) or above from the app's log group "
+    "(args.lines, default 20; args.minutes, default 60).",
+    lambda ctx, a: (
+        f"logs filter-log-events (app log group, last {a.get('lines', 20)} "
+        f"at {a.get('level', 'warning')} or above)"
+    ),
 )
 def app_errors(ctx: Context, args: dict[str, Any]) -> str:
     groups = dict(ctx.output("log_group_names"))
     group = groups.get(str(args.get("log", "app")))
     if group is None:
         raise ActionError(f"no log group {args.get('log', 'app')!r} in {sorted(groups)}")
+    floor = str(args.get("level", "warning")).lower()
+    if floor not in _LEVELS:
+        raise ActionError(f"level must be one of {', '.join(_LEVELS)}, got {floor!r}")
     wanted = int(args.get("lines", 20))
-    start, _ = _since(int(args.get("minutes", 60)))
+    minutes = int(args.get("minutes", 60))
+    start, _ = _since(minutes)
     logs = ctx.client("logs")
     events: list[dict[str, Any]] = []
-    kwargs: dict[str, Any] = {"logGroupName": group, "startTime": int(start.timestamp() * 1000)}
+    kwargs: dict[str, Any] = {
+        "logGroupName": group,
+        "startTime": int(start.timestamp() * 1000),
+        "filterPattern": _PREFILTER,
+    }
     for _ in range(20):  # bounded: at most 20 pages
         page = logs.filter_log_events(**kwargs)
         events += page.get("events", [])
         if not page.get("nextToken"):
             break
         kwargs["nextToken"] = page["nextToken"]
-    errors = [
+    found = [
         e["message"].strip()
         for e in sorted(events, key=lambda e: e["timestamp"])
-        if any(m in e["message"].lower() for m in ('"level": "error"', '"level":"error"', "error"))
+        if is_log_problem(e["message"], floor)
     ]
-    if not errors:
-        return f"{group}: no error lines in the last {args.get('minutes', 60)} min"
-    shown = errors[-wanted:]
-    return f"{group}: {len(errors)} error line(s), last {len(shown)}:\n" + "\n".join(shown)
+    if not found:
+        return f"{group}: no lines at {floor} or above in the last {minutes} min"
+    shown = found[-wanted:]
+    return f"{group}: {len(found)} line(s) at {floor} or above, last {len(shown)}:\n" + "\n".join(
+        shown
+    )
 
 
 def _cluster(ctx: Context) -> dict[str, Any]:
@@ -322,7 +370,6 @@ def aurora_metrics(ctx: Context, args: dict[str, Any]) -> str:
 
 
 def _dlq_url(ctx: Context, queue_url: str) -> str | None:
-    import json
 
     sqs = ctx.client("sqs")
     attributes = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["RedrivePolicy"])
@@ -461,13 +508,9 @@ def instance_status(ctx: Context, args: dict[str, Any]) -> str:
     lambda ctx, a: f"opsctl bluegreen rollback {ctx.env.name}",
 )
 def bluegreen_rollback(ctx: Context, args: dict[str, Any]) -> str:
-    from opsctl.bluegreen.engine import ListReport
-    from opsctl.bluegreen_cli import _engine
     from opsctl.lock import whoami
 
-    report = ListReport()
-    engine = _engine(ctx.env, ctx.emulator_url, report)
-    result = engine.rollback(f"runbook ({whoami()})")
+    result = ctx.engine().rollback(f"runbook ({whoami()})")
     if result.code != 0:
         raise ActionError(result.message)
     return result.message
@@ -546,14 +589,15 @@ def redrive_dlq(ctx: Context, args: dict[str, Any]) -> str:
 def retry_dead_jobs(ctx: Context, args: dict[str, Any]) -> str:
     from opsctl import migrate_remote as remote
 
-    ssm = ctx.client("ssm")
-    target = remote.find_target(ssm, ctx.client("autoscaling"), ctx.env.name, ctx.asg_names)
+    target = remote.find_target(ctx.engine())
     line = (
         "systemd-run --wait --pipe --quiet --collect --uid=ingest --gid=ingest "
         "--property=EnvironmentFile=/etc/ingest/env --working-directory=/var/lib/ingest "
         f"{remote.SERVICE} retry-dead --limit {int(args.get('limit', 100))}"
     )
-    outcome = remote.run(ssm, target, [line], f"runbook retry-dead-jobs {ctx.env.name}")
+    outcome = remote.run(
+        ctx.client("ssm"), target, [line], f"runbook retry-dead-jobs {ctx.env.name}"
+    )
     if outcome.code or outcome.status != "Success":
         raise ActionError(f"{outcome.status} (exit {outcome.code}): {outcome.stderr.strip()}")
     return f"{target.instance_id}: {outcome.stdout.strip() or outcome.status}"
