@@ -266,7 +266,9 @@ def destroy(
     dry_run: DryRunOpt = False,
     verbose: VerboseOpt = False,
 ) -> None:
-    """Destroy every resource of ENV (refused for prod)."""
+    """Destroy every resource of ENV (refused for prod), then opsctl's blue/green records."""
+    from opsctl import aws
+    from opsctl.bluegreen import record
     from opsctl.exitcodes import Exit
 
     ws = _workspace(env, emulator)
@@ -275,6 +277,9 @@ def destroy(
     _plan_confirm_apply(ws, "destroy", yes, dry_run, verbose, destroy=True)
     ws.record("apply", "destroyed")
     console().print(f"[green]Destroyed.[/] {env} ({_target(ws)})")
+    forgotten = record.forget(aws.client("ssm", ws.env.region, ws.emulator_url), env)
+    if forgotten:
+        console().print(f"Removed opsctl's blue/green records: {', '.join(forgotten)}")
 
 
 def _plan_confirm_apply(

@@ -12,6 +12,7 @@ import shutil
 import pytest
 
 from opsctl import aws
+from opsctl.bluegreen import record
 from opsctl.emulator import MotoServer
 from tests.conftest import REPO, require
 from tests.opsctl_run import Opsctl
@@ -172,8 +173,12 @@ def test_destroy_local_removes_the_stack(applied: Opsctl) -> None:
     assert dry.code == 2, dry.output
     assert "Dry run: nothing changed." in dry.stdout
     assert aws.client("rds", "eu-west-1", applied.emulator_url).describe_db_clusters()["DBClusters"]
+    ssm = aws.client("ssm", "eu-west-1", applied.emulator_url)
+    record.save_state(ssm, "local", {"live": "green"})  # as a deploy would have left it
     result = applied("destroy", "local", "--yes")
     assert result.code == 0, result.output
+    assert record.load_state(ssm, "local") is None  # a re-apply starts without it
+    assert "/opsctl/local/bluegreen/state" in result.stdout
     rds = aws.client("rds", "eu-west-1", applied.emulator_url)
     assert rds.describe_db_clusters()["DBClusters"] == []
     ec2 = aws.client("ec2", "eu-west-1", applied.emulator_url)

@@ -6,7 +6,8 @@
                                     steps done with their times, its outcome and reason
 
 A deployment is written before and after every step, so a crash or Ctrl-C leaves the step it
-was in; `deploy --resume` reads it back.
+was in; `deploy --resume` reads it back. The parameters are not Terraform's: `opsctl destroy`
+removes them (forget) so a re-applied stack does not inherit a deployment it never had.
 """
 
 from __future__ import annotations
@@ -104,3 +105,10 @@ def load_state(ssm: Any, env_name: str) -> dict[str, Any] | None:
 
 def save_state(ssm: Any, env_name: str, state: dict[str, Any]) -> None:
     _put(ssm, _name(env_name, "state"), state | {"recorded_at": now()})
+
+
+def forget(ssm: Any, env_name: str) -> list[str]:
+    """Delete the environment's records; returns the names that existed."""
+    names = [_name(env_name, what) for what in ("state", "deployment")]
+    result = ssm.delete_parameters(Names=names)
+    return sorted(result.get("DeletedParameters", []))
