@@ -54,7 +54,8 @@ def _context(env: str, emulator: str | None) -> Any:
 
 @runbook_app.command("list")
 def runbook_list(json_output: JsonOpt = False) -> None:
-    """Every runbook: name, title, severity, the alarms it answers, last tested."""
+    """Every runbook: name, title, severity, the alarms it answers, last tested (stale after 90
+    days)."""
     from rich.table import Table
 
     books = _all()
@@ -67,6 +68,7 @@ def runbook_list(json_output: JsonOpt = False) -> None:
                 "alarms": b.alarms,
                 "owner": b.owner,
                 "last_tested": b.last_tested,
+                "stale": b.stale(),
             }
             for b in books
         ]
@@ -74,7 +76,8 @@ def runbook_list(json_output: JsonOpt = False) -> None:
         return
     table = Table("name", "title", "severity", "alarms", "last tested")
     for b in books:
-        table.add_row(b.name, b.title, b.severity, ", ".join(b.alarms) or "-", b.last_tested)
+        tested = f"[yellow]{b.last_tested} (stale)[/]" if b.stale() else b.last_tested
+        table.add_row(b.name, b.title, b.severity, ", ".join(b.alarms) or "-", tested)
     console().print(table)
 
 
@@ -82,12 +85,17 @@ def runbook_list(json_output: JsonOpt = False) -> None:
 def runbook_show(name: NameArg) -> None:
     """Print a runbook: its sections and the steps with the action each runs."""
     from opsctl.runbooks.actions import ACTIONS
-    from opsctl.runbooks.model import SECTIONS
+    from opsctl.runbooks.model import SECTIONS, STALE_AFTER
 
     book = _load(name)
     out = console()
     out.print(f"[bold]{book.title}[/]  ({book.name}, severity {book.severity}, owner {book.owner})")
     out.print(f"alarms: {', '.join(book.alarms) or '-'}; last tested {book.last_tested}")
+    if book.stale():
+        out.print(
+            f"[yellow]Not tested for over {STALE_AFTER.days} days: exercise it (game day, or "
+            "`opsctl runbook test` on a real environment) and update last_tested.[/]"
+        )
     for title in SECTIONS:
         section = book.sections[title]
         out.print(f"\n[bold]## {title}[/]")

@@ -243,3 +243,23 @@ def test_prod_remediation_is_not_taken_from_piped_input_without_yes(
     step = next(e for e in entries if e["kind"] == "remediate")
     assert step["outcome"] == "declined", result.output
     assert "prod remediation needs --yes" in result.stderr
+
+
+def test_a_runbook_not_tested_for_90_days_is_stale(tmp_path: Path) -> None:
+    from datetime import date
+
+    from opsctl.runbooks.model import parse
+
+    source = (REPO / "runbooks" / "queue-backlog.md").read_text(encoding="utf-8")
+    copy = tmp_path / "queue-backlog.md"
+    copy.write_text(re.sub(r"last_tested: \S+", "last_tested: 2026-08-01", source), "utf-8")
+    book = parse(copy)
+    assert not book.stale(today=date(2026, 10, 30))  # 90 days
+    assert book.stale(today=date(2026, 10, 31))
+
+
+def test_runbook_list_json_says_whether_each_is_stale(opsctl: Opsctl) -> None:
+    result = opsctl("runbook", "list", "--json")
+    assert result.code == 0, result.output
+    rows = json.loads(result.stdout)
+    assert {r["name"]: r["stale"] for r in rows} == {b.name: b.stale() for b in load_all()}

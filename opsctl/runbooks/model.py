@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +29,7 @@ SECTIONS = ("Symptoms", "Triage", "Mitigation", "Verification", "Escalation", "F
 STEP_SECTIONS = {"Triage": "diagnose", "Mitigation": "remediate", "Verification": "diagnose"}
 FRONT_MATTER = ("title", "alarms", "severity", "owner", "last_tested")
 SEVERITIES = ("critical", "high", "medium", "low")
+STALE_AFTER = timedelta(days=90)  # a runbook not exercised for a quarter is not trusted
 STEP_BLOCK = re.compile(r"^```step\n(.*?)^```\s*$", re.M | re.S)
 
 
@@ -74,6 +75,10 @@ class Runbook:
 
     def diagnose_steps(self) -> list[Step]:
         return [s for s in self.steps if s.kind == "diagnose"]
+
+    def stale(self, today: date | None = None) -> bool:
+        """Not tested for longer than STALE_AFTER."""
+        return date.fromisoformat(self.last_tested) < (today or date.today()) - STALE_AFTER
 
 
 def _front_matter(text: str, label: str) -> tuple[dict[str, Any], str]:
