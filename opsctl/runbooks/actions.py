@@ -370,7 +370,6 @@ def aurora_metrics(ctx: Context, args: dict[str, Any]) -> str:
 
 
 def _dlq_url(ctx: Context, queue_url: str) -> str | None:
-
     sqs = ctx.client("sqs")
     attributes = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["RedrivePolicy"])
     policy = attributes.get("Attributes", {}).get("RedrivePolicy")
