@@ -8,7 +8,7 @@
 3. worker: records/s processed on MariaDB by 2 worker processes (target >= 20k/s);
 4. /health latency p99 at a constant 1,000 req/s (target < 5 ms).
 
-Starts its own MariaDB (tests/mariadb.py) and servers on free loopback ports; stops them all
+Starts its own MariaDB (tests/support/mariadb.py) and servers on free loopback ports; stops them all
 by PID. Prints a table; `--json FILE` also writes the figures.
 """
 
@@ -35,7 +35,7 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 from opsctl.processes import free_port, stop, wait_for  # noqa: E402
-from tests.mariadb import MariaDB, tools_present  # noqa: E402
+from tests.support.mariadb import MariaDB, tools_present  # noqa: E402
 
 KEY = "bench-write-key-0123456789abcdef"
 API_KEYS = orjson.dumps(

@@ -15,19 +15,8 @@ import pytest
 
 from opsctl.emulator import DUMMY_CREDENTIALS, MotoServer
 from opsctl.terraform import Terraform, plugin_dir
-from tests.mariadb import PASSWORD, USER, MariaDB, tools_present
-
-REPO = Path(__file__).resolve().parent.parent
-
-
-def require(available: bool, what: str) -> None:
-    """Skip (or, under CI, fail) when a tool the test needs is missing."""
-    if available:
-        return
-    message = f"{what} is not installed (make setup installs it)"
-    if os.environ.get("CI") == "true":
-        pytest.fail(message)
-    pytest.skip(message)
+from tests.support.mariadb import PASSWORD, USER, MariaDB, tools_present
+from tests.support.tools import require
 
 
 @pytest.fixture(scope="session")
@@ -55,7 +44,7 @@ def db(mariadb: MariaDB) -> Iterator[tuple[MariaDB, str, str]]:
 
 @pytest.fixture
 def extra(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """A folder for extra test revisions (tests/revisions.py), seen by every opsctl run."""
+    """A folder for extra test revisions (tests/support/revisions.py), seen by every opsctl run."""
     folder = tmp_path / "versions"
     folder.mkdir()
     monkeypatch.setenv("INGEST_MIGRATIONS_EXTRA", str(folder))

@@ -13,7 +13,7 @@ from service import store
 from service.app import create_app
 from service.db import create_engine
 from service.settings import Settings
-from tests.service.conftest import READ, SCHEMA, WRITE, register, unique, wait_job
+from tests.support.service import READ, SCHEMA, WRITE, register, unique, wait_job
 
 pytestmark = pytest.mark.slow
 

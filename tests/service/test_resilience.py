@@ -18,9 +18,9 @@ import pytest
 
 from opsctl.emulator import MotoServer
 from opsctl.processes import wait_for
-from tests.mariadb import MariaDB
-from tests.service.conftest import FAST, READ, SCHEMA, WRITE, Processes, http, unique
-from tests.service.dbhelpers import event_counts, job_table, record_keys, seed, statuses
+from tests.support.dbhelpers import event_counts, job_table, record_keys, seed, statuses
+from tests.support.mariadb import MariaDB
+from tests.support.service import FAST, READ, SCHEMA, WRITE, Processes, http, unique
 
 pytestmark = pytest.mark.slow
 

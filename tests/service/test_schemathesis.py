@@ -18,7 +18,7 @@ from schemathesis.specs.openapi.checks import positive_data_acceptance
 from opsctl.processes import free_port, wait_for
 from service.migrate import migrate
 from service.settings import Settings
-from tests.service.conftest import FAST, SCHEMA, WRITE, Proc, env_for
+from tests.support.service import FAST, SCHEMA, WRITE, Proc, env_for
 
 pytestmark = pytest.mark.slow
 

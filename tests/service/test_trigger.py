@@ -13,7 +13,7 @@ from starlette.testclient import TestClient
 from opsctl.emulator import MotoServer
 from opsctl.processes import wait_for
 from service.app import create_app
-from tests.service.conftest import READ, register, unique
+from tests.support.service import READ, register, unique
 
 pytestmark = pytest.mark.slow
 

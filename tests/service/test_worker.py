@@ -21,9 +21,9 @@ from service.db import create_engine, utcnow
 from service.settings import Settings
 from service.tables import jobs
 from service.worker import LeaseLost, Worker, backoff
-from tests.conftest import REPO
-from tests.service.conftest import SCHEMA, unique
-from tests.service.dbhelpers import job_table, record_keys, run_db, seed
+from tests.support.dbhelpers import job_table, record_keys, run_db, seed
+from tests.support.paths import REPO
+from tests.support.service import SCHEMA, unique
 
 pytestmark = pytest.mark.slow
 

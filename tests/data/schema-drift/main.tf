@@ -1,4 +1,4 @@
-# Fixture for tests/test_opsctl_tools.py: arguments that do not exist in AWS provider 6.x.
+# Fixture for tests/opsctl/test_tools.py: arguments that do not exist in AWS provider 6.x.
 resource "aws_vpc" "this" {
   cidr_block = "10.0.0.0/16"
   not_an_arg = true # comment kept by python-hcl2

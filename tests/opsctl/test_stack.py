@@ -14,8 +14,9 @@ import pytest
 from opsctl import aws
 from opsctl.bluegreen import record
 from opsctl.emulator import MotoServer
-from tests.conftest import REPO, require
-from tests.opsctl_run import Opsctl
+from tests.support.opsctl_run import Opsctl
+from tests.support.paths import REPO
+from tests.support.tools import require
 
 pytestmark = pytest.mark.slow
 AURORA = "module.database.aws_rds_cluster.this"

@@ -17,7 +17,8 @@ from opsctl.hcl import load_module
 from opsctl.module_docs import updated_readme
 from opsctl.provider_schema import check_module
 from opsctl.terraform import Terraform
-from tests.conftest import REPO, require
+from tests.support.paths import REPO
+from tests.support.tools import require
 
 MODULES = sorted(p.name for p in (REPO / "modules").iterdir() if (p / "main.tf").exists())
 REQUIRED_FILES = ("main.tf", "variables.tf", "outputs.tf", "versions.tf", "README.md")

@@ -12,8 +12,9 @@ from opsctl import config
 from opsctl.plan_summary import summarise
 from opsctl.render import hcl
 from opsctl.terraform import Terraform
-from tests.conftest import REPO, require
-from tests.opsctl_run import Opsctl
+from tests.support.opsctl_run import Opsctl
+from tests.support.paths import REPO
+from tests.support.tools import require
 
 ENVS = ["dev", "local", "prod", "staging"]
 

@@ -1,6 +1,6 @@
 """`opsctl migrate` on a real MariaDB (the real CLI in a subprocess), the lint, and the SSM path.
 
-Extra test revisions go in the `extra` folder (tests/revisions.py).
+Extra test revisions go in the `extra` folder (tests/support/revisions.py).
 The SSM path is tested at the AWS-client seam: moto's SendCommand accepts the call but runs
 nothing, so GetCommandInvocation is answered by a fake (named so below).
 """
@@ -18,10 +18,10 @@ from typing import Any
 import pytest
 
 from opsctl.emulator import MotoServer
-from tests.conftest import REPO
-from tests.mariadb import PASSWORD, USER, MariaDB
-from tests.opsctl_run import Opsctl, Result
-from tests.revisions import write_revision
+from tests.support.mariadb import PASSWORD, USER, MariaDB
+from tests.support.opsctl_run import Opsctl, Result
+from tests.support.paths import REPO
+from tests.support.revisions import write_revision
 
 
 @pytest.fixture
@@ -301,7 +301,7 @@ def fake_ssm(
 ) -> FakeRunCommandSsm:
     """Every opsctl SSM client in this process becomes a FakeRunCommandSsm over moto."""
     from opsctl import aws as aws_factory
-    from tests.localstack import REGION
+    from tests.support.moto import REGION
 
     fake = FakeRunCommandSsm(aws_factory.client("ssm", REGION, aws.endpoint), stdout, code)
     real_client = aws_factory.client
@@ -321,7 +321,7 @@ def test_ssm_path_with_fake_invocation_result_sends_the_command_line_and_shows_o
     from typer.testing import CliRunner
 
     from opsctl.cli import app
-    from tests.localstack import create
+    from tests.support.moto import create
 
     local = create(aws.endpoint)
     blue = local.client("autoscaling").describe_auto_scaling_groups(
@@ -351,7 +351,7 @@ def test_release_phase_on_aws_lints_first_then_runs_up_with_the_phase_via_ssm(
     one runs `ingest-service schema up --phase=expand` on the instance."""
     from opsctl.config import load
     from opsctl.migrate_cli import run_phase
-    from tests.localstack import create
+    from tests.support.moto import create
 
     create(aws.endpoint)
     fake = fake_ssm(aws, monkeypatch, "applied 0003\n", 0)

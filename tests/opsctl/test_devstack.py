@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from opsctl.processes import free_port, wait_for
-from tests.conftest import REPO
+from tests.support.paths import REPO
 
 pytestmark = pytest.mark.slow
 

@@ -18,7 +18,7 @@ import pytest
 
 from opsctl.processes import free_port, port_open, stop, wait_for
 from service.settings import Settings
-from tests.amitools import (
+from tests.support.amitools import (
     FILES,
     PACKER_DIR,
     PROVISION,
@@ -29,7 +29,8 @@ from tests.amitools import (
     parse_unit,
     render_user_data,
 )
-from tests.conftest import REPO, require
+from tests.support.paths import REPO
+from tests.support.tools import require
 
 TEMPLATE = PACKER_DIR / "ingest.pkr.hcl"
 SITE = FILES / "nginx" / "ingest.conf"

@@ -7,7 +7,8 @@ from pathlib import Path
 
 from opsctl import module_docs
 from opsctl.provider_schema import check_module
-from tests.conftest import REPO, require
+from tests.support.paths import REPO
+from tests.support.tools import require
 
 
 def test_schema_check_names_each_unknown_argument_block_and_resource() -> None:

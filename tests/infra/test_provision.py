@@ -17,8 +17,8 @@ import httpx
 import pytest
 
 from opsctl.processes import free_port, stop, wait_for
-from tests.amitools import PROVISION, UNITS, parse_unit
-from tests.conftest import REPO
+from tests.support.amitools import PROVISION, UNITS, parse_unit
+from tests.support.paths import REPO
 
 pytestmark = pytest.mark.slow
 

@@ -34,10 +34,10 @@ from opsctl.bluegreen.stack import Stack, discover
 from opsctl.bluegreen.timing import Timings
 from opsctl.emulator import MotoServer
 from opsctl.exitcodes import Exit
-from tests.conftest import REPO
-from tests.mariadb import MariaDB
-from tests.opsctl_run import Opsctl
-from tests.revisions import write_revision
+from tests.support.mariadb import MariaDB
+from tests.support.opsctl_run import Opsctl
+from tests.support.paths import REPO
+from tests.support.revisions import write_revision
 
 pytestmark = pytest.mark.slow
 REGION, BUCKET, ENV = "eu-west-1", "ingest-tfstate-local", "local"

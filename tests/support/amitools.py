@@ -8,7 +8,7 @@ import shutil
 import subprocess
 from pathlib import Path
 
-from tests.conftest import REPO
+from tests.support.paths import REPO
 
 PACKER_DIR = REPO / "packer"
 FILES = PACKER_DIR / "files"

@@ -1,6 +1,6 @@
 """Runbooks: the format, their agreement with the monitoring module's alarms, and `opsctl runbook`
 run for real (subprocess) against moto with just the resources the steps read
-(tests/localstack.py)."""
+(tests/support/moto.py)."""
 
 from __future__ import annotations
 
@@ -14,9 +14,9 @@ from opsctl import lock
 from opsctl.emulator import MotoServer
 from opsctl.runbooks.actions import ACTIONS, is_log_problem
 from opsctl.runbooks.model import SECTIONS, load_all
-from tests.conftest import REPO
-from tests.localstack import ENV, Local, create
-from tests.opsctl_run import Opsctl
+from tests.support.moto import ENV, Local, create
+from tests.support.opsctl_run import Opsctl
+from tests.support.paths import REPO
 
 ALARMS_TF = REPO / "modules" / "monitoring" / "alarms.tf"
 

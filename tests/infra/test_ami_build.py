@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.amitools import PACKER_DIR
-from tests.conftest import REPO
+from tests.support.amitools import PACKER_DIR
+from tests.support.paths import REPO
 
 pytestmark = pytest.mark.slow
 
