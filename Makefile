@@ -33,7 +33,7 @@ debian-packages:
 	apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null
 
 run: setup
-	$(PY) -m opsctl.devstack
+	$(PY) -m opsctl.local.devstack
 
 test: setup
 	$(VENV)/bin/pytest $(PYTEST_ARGS)
@@ -50,7 +50,7 @@ fmt: setup
 	terraform fmt -recursive .
 
 docs: setup
-	$(PY) -m opsctl.module_docs
+	$(PY) -m opsctl.terraform.module_docs
 
 bench: setup
 	$(PY) bench/opsctl_bench.py

@@ -34,7 +34,7 @@ import orjson
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from opsctl.processes import free_port, stop, wait_for  # noqa: E402
+from opsctl.local.processes import free_port, stop, wait_for  # noqa: E402
 from tests.support.mariadb import MariaDB, tools_present  # noqa: E402
 
 KEY = "bench-write-key-0123456789abcdef"

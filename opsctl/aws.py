@@ -2,9 +2,23 @@
 
 from __future__ import annotations
 
-from typing import Any, cast
+import os
+from typing import TYPE_CHECKING, Any, cast
 
-from opsctl.emulator import DUMMY_CREDENTIALS
+if TYPE_CHECKING:
+    from opsctl.config import Environment
+
+# What the emulator accepts; never real credentials (botocore needs some to sign requests).
+DUMMY_CREDENTIALS = {
+    "AWS_ACCESS_KEY_ID": "testing",
+    "AWS_SECRET_ACCESS_KEY": "testing",
+    "AWS_SESSION_TOKEN": "testing",
+}
+
+
+def emulator_from(flag: str | None, env: Environment) -> str | None:
+    """--emulator, else $OPSCTL_EMULATOR_URL, else the env file's emulator_url (local)."""
+    return flag or os.environ.get("OPSCTL_EMULATOR_URL") or env.emulator_url
 
 
 def client(service: str, region: str, emulator_url: str | None = None) -> Any:

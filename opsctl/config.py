@@ -11,7 +11,8 @@ from typing import Annotated, Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-REPO = Path(__file__).resolve().parent.parent
+from opsctl.paths import REPO
+
 # Overridable so tests (and experiments) can use a copy of the env files.
 ENVS_DIR = Path(os.environ.get("OPSCTL_ENVS_DIR") or REPO / "envs")
 ENV_NAME = re.compile(r"^[a-z][a-z0-9-]{1,15}$")

@@ -19,6 +19,10 @@ from dataclasses import asdict, dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from opsctl import aws
+from opsctl.exitcodes import Exit
+from opsctl.ui import fail
+
 
 def parameter_name(env_name: str) -> str:
     return f"/opsctl/{env_name}/lock"
@@ -132,9 +136,6 @@ def cli_lock(
     env_name: str, region: str, emulator_url: str | None, command: str, ttl_seconds: float = 3600
 ) -> Iterator[Lock]:
     """`held` for CLI commands: a held lock becomes exit 3 with the holder named."""
-    from opsctl import aws
-    from opsctl.exitcodes import Exit
-    from opsctl.ui import fail
 
     ssm = aws.client("ssm", region, emulator_url)
     try:

@@ -10,6 +10,7 @@ catches `op.` and `batch_op.` calls alike, plus raw SQL in `op.execute("...")`.
 from __future__ import annotations
 
 import ast
+import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -176,7 +177,6 @@ def revision_files(folders: list[Path]) -> list[Path]:
 
 
 def default_folders() -> list[Path]:
-    import os
 
     from service.migrate import EXTRA_VERSIONS_ENV, MIGRATIONS
 

@@ -1,23 +1,25 @@
 """What every opsctl command shares: arguments, console output, errors, confirmations, progress.
 
-Nothing heavy is imported at module level: `opsctl --help` must stay fast.
+rich and botocore are imported where they are used: a command that prints nothing fancy or makes
+no AWS call does not pay for them.
 """
 
 from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Callable
-from typing import TYPE_CHECKING, Annotated, TypeVar
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from opsctl.config import ConfigError, Environment, load
+from opsctl.exitcodes import Exit
+
 if TYPE_CHECKING:
     from rich.console import Console
-
-    from opsctl.config import Environment
-
-T = TypeVar("T")
+    from rich.status import Status
 
 EnvArg = Annotated[
     str,
@@ -51,6 +53,11 @@ YesOpt = Annotated[
 ]
 
 
+DryRunOpt = Annotated[
+    bool, typer.Option("--dry-run", help="Plan and show what would change; change nothing.")
+]
+
+
 def console(stderr: bool = False) -> Console:
     from rich.console import Console
 
@@ -63,8 +70,6 @@ def fail(message: str, code: int = 1) -> typer.Exit:
 
 
 def load_env(name: str) -> Environment:
-    from opsctl.config import ConfigError, load
-
     try:
         return load(name)
     except ConfigError as error:
@@ -99,26 +104,8 @@ class Progress:
             self.status.stop()
 
 
-def terraform_step(title: str, verbose: bool, step: Callable[[Progress], T]) -> T:
-    """Run one workspace step; on failure show terraform's whole output and exit 1."""
-    from opsctl.terraform import TerraformError
-
-    with Progress(title, verbose) as progress:
-        try:
-            return step(progress)
-        except TerraformError as error:
-            out = console(stderr=True)
-            if not verbose:
-                out.print(error.output, markup=False, highlight=False)
-            raise fail(str(error)) from None
-        except FileNotFoundError as error:
-            raise fail(str(error)) from None
-
-
 def confirm(env: Environment, action: str, yes: bool) -> None:
     """Prod needs the environment's name typed (or --yes); others a y/N (or --yes)."""
-    from opsctl.exitcodes import Exit
-
     if yes:
         return
     if not sys.stdin.isatty():
@@ -129,3 +116,49 @@ def confirm(env: Environment, action: str, yes: bool) -> None:
             raise fail("confirmation did not match; nothing done", Exit.ABORTED)
     elif not typer.confirm(f"{action} {env.name}?", default=False):
         raise fail("aborted; nothing done", Exit.ABORTED)
+
+
+class ConsoleReport:
+    """A long operation's report: steps as lines on stdout, waits as a spinner that shows the
+    latest progress (the bluegreen engine's and the release's `Report`)."""
+
+    def __init__(self) -> None:
+        self.out = console()
+        self.status: Status | None = None
+
+    def step(self, text: str) -> None:
+        self.out.print(f"  [green]ok[/] {text}", soft_wrap=True)
+
+    def note(self, text: str) -> None:
+        self.out.print(text, soft_wrap=True)
+
+    def warn(self, text: str) -> None:
+        console(stderr=True).print(f"[yellow]warning:[/] {text}", soft_wrap=True)
+
+    def progress(self, text: str) -> None:
+        if not self.out.is_terminal:
+            return
+        if self.status is None:
+            self.status = self.out.status(text)
+            self.status.start()
+        else:
+            self.status.update(text)
+
+    def close(self) -> None:
+        if self.status is not None:
+            self.status.stop()
+            self.status = None
+
+
+@contextmanager
+def aws_errors(what: str) -> Iterator[None]:
+    """AWS failures as one message naming WHAT failed (exit 1), never a traceback."""
+    from botocore.exceptions import BotoCoreError, ClientError
+    from botocore.parsers import ResponseParserError
+
+    try:
+        yield
+    except ClientError as error:
+        raise fail(f"{what}: AWS refused a call: {error}") from None
+    except (BotoCoreError, ResponseParserError) as error:
+        raise fail(f"{what}: cannot reach AWS: {error}") from None

@@ -13,8 +13,9 @@ from pathlib import Path
 
 import pytest
 
-from opsctl.emulator import DUMMY_CREDENTIALS, MotoServer
-from opsctl.terraform import Terraform, plugin_dir
+from opsctl.aws import DUMMY_CREDENTIALS
+from opsctl.local.emulator import MotoServer
+from opsctl.terraform.runner import Terraform, plugin_dir
 from tests.support.mariadb import PASSWORD, USER, MariaDB, tools_present
 from tests.support.tools import require
 

@@ -6,6 +6,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from opsctl import aws
+
 
 @dataclass
 class Clients:
@@ -18,7 +20,6 @@ class Clients:
 
     @classmethod
     def create(cls, region: str, emulator_url: str | None) -> Clients:
-        from opsctl import aws
 
         return cls(
             **{

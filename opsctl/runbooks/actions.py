@@ -16,7 +16,13 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, cast
 
-from opsctl.bluegreen import COLOURS, other
+from opsctl import aws
+from opsctl import migrate_remote as remote
+from opsctl.bluegreen import COLOURS, other, record
+from opsctl.bluegreen.connect import open_engine
+from opsctl.bluegreen.engine import ListReport
+from opsctl.bluegreen.stack import StackError, read_outputs
+from opsctl.lock import whoami
 
 if TYPE_CHECKING:
     from opsctl.bluegreen.engine import Engine
@@ -41,8 +47,6 @@ class Context:
 
     def client(self, service: str) -> Any:
         if service not in self._clients:
-            from opsctl import aws
-
             self._clients[service] = aws.client(service, self.env.region, self.emulator_url)
         return self._clients[service]
 
@@ -50,8 +54,6 @@ class Context:
     def outputs(self) -> dict[str, Any]:
         """The environment's Terraform outputs, read from its state object in S3."""
         if self._outputs is None:
-            from opsctl.bluegreen.stack import StackError, read_outputs
-
             holder = type("S3Holder", (), {"s3": self.client("s3")})()
             try:
                 self._outputs = read_outputs(
@@ -74,10 +76,6 @@ class Context:
     def engine(self) -> Engine:
         """bluegreen's engine for this environment: the live colour, the fleet, rollback."""
         if self._engine is None:
-            from opsctl.bluegreen.engine import ListReport
-            from opsctl.bluegreen.stack import StackError
-            from opsctl.bluegreen_cli import open_engine
-
             try:
                 self._engine = open_engine(self.env, self.emulator_url, ListReport())
             except StackError as error:
@@ -235,7 +233,6 @@ def asg_status(ctx: Context, args: dict[str, Any]) -> str:
     lambda ctx, a: f"ssm get-parameter /opsctl/{ctx.env.name}/bluegreen/state and deployment",
 )
 def bluegreen_status(ctx: Context, args: dict[str, Any]) -> str:
-    from opsctl.bluegreen import record
 
     ssm = ctx.client("ssm")
     state = record.load_state(ssm, ctx.env.name)
@@ -507,7 +504,6 @@ def instance_status(ctx: Context, args: dict[str, Any]) -> str:
     lambda ctx, a: f"opsctl bluegreen rollback {ctx.env.name}",
 )
 def bluegreen_rollback(ctx: Context, args: dict[str, Any]) -> str:
-    from opsctl.lock import whoami
 
     result = ctx.engine().rollback(f"runbook ({whoami()})")
     if result.code != 0:
@@ -586,7 +582,6 @@ def redrive_dlq(ctx: Context, args: dict[str, Any]) -> str:
     lambda ctx, a: f"ssm send-command: ingest-service retry-dead --limit {a.get('limit', 100)}",
 )
 def retry_dead_jobs(ctx: Context, args: dict[str, Any]) -> str:
-    from opsctl import migrate_remote as remote
 
     target = remote.find_target(ctx.engine())
     line = (

@@ -24,7 +24,9 @@ from typing import Any
 
 import yaml
 
-RUNBOOKS = Path(__file__).resolve().parents[2] / "runbooks"
+from opsctl.paths import REPO
+
+RUNBOOKS = REPO / "runbooks"
 SECTIONS = ("Symptoms", "Triage", "Mitigation", "Verification", "Escalation", "Follow-up")
 STEP_SECTIONS = {"Triage": "diagnose", "Mitigation": "remediate", "Verification": "diagnose"}
 FRONT_MATTER = ("title", "alarms", "severity", "owner", "last_tested")

@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from opsctl import lock
 from opsctl.runbooks.actions import ACTIONS, ActionSkipped, Context
 from opsctl.runbooks.model import SECTIONS, Runbook, Step
 
@@ -146,7 +147,6 @@ def walk(
 ) -> Result:
     """Walk every section in order. Remediate steps: asked for (or skipped when read-only);
     the environment lock is taken before the first one runs and held to the end."""
-    from opsctl import lock
 
     result = Result()
     held: lock.Lock | None = None

@@ -12,11 +12,11 @@ from pathlib import Path
 
 import pytest
 
-from opsctl import checkov
-from opsctl.hcl import load_module
-from opsctl.module_docs import updated_readme
-from opsctl.provider_schema import check_module
-from opsctl.terraform import Terraform
+from opsctl.terraform import checkov
+from opsctl.terraform.hcl import load_module
+from opsctl.terraform.module_docs import updated_readme
+from opsctl.terraform.provider_schema import check_module
+from opsctl.terraform.runner import Terraform
 from tests.support.paths import REPO
 from tests.support.tools import require
 
@@ -84,4 +84,4 @@ def test_checkov_finds_nothing(module: str) -> None:
 
 def test_readme_table_is_fresh(module: str) -> None:
     current, fresh = updated_readme(REPO / "modules" / module)
-    assert current == fresh, f"run: python -m opsctl.module_docs modules/{module}"
+    assert current == fresh, f"run: python -m opsctl.terraform.module_docs modules/{module}"

@@ -16,7 +16,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from opsctl.processes import free_port, port_open, stop, wait_for
+from opsctl.local.processes import free_port, port_open, stop, wait_for
 from service.settings import Settings
 from tests.support.amitools import (
     FILES,

@@ -16,7 +16,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from opsctl.processes import free_port, stop, wait_for
+from opsctl.local.processes import free_port, stop, wait_for
 from tests.support.amitools import PROVISION, UNITS, parse_unit
 from tests.support.paths import REPO
 

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from opsctl.processes import free_port, wait_for
+from opsctl.local.processes import free_port, wait_for
 from tests.support.paths import REPO
 
 pytestmark = pytest.mark.slow
@@ -54,7 +54,7 @@ def test_local_stack_serves_health_and_stops_cleanly(tmp_path: Path) -> None:
         INGEST_DATABASE_URL=f"sqlite+aiosqlite:///{tmp_path}/ingest.db",
     )
     stack = subprocess.Popen(
-        [sys.executable, "-m", "opsctl.devstack"], cwd=REPO, env=env, stdout=subprocess.PIPE
+        [sys.executable, "-m", "opsctl.local.devstack"], cwd=REPO, env=env, stdout=subprocess.PIPE
     )
     try:
         wait_for(lambda: healthy(service_port), 60, "GET /health via the local stack")

@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 
 from opsctl import config
-from opsctl.plan_summary import summarise
-from opsctl.render import hcl
-from opsctl.terraform import Terraform
+from opsctl.terraform.plan_summary import summarise
+from opsctl.terraform.render import hcl
+from opsctl.terraform.runner import Terraform
 from tests.support.opsctl_run import Opsctl
 from tests.support.paths import REPO
 from tests.support.tools import require
@@ -252,7 +252,7 @@ def test_graph_draws_the_environment(opsctl: Opsctl, tmp_path: Path) -> None:
 
 def test_docs_architecture_svg_is_prod_today(tmp_path: Path) -> None:
     require(shutil.which("dot") is not None, "graphviz (dot)")
-    from opsctl import graph
+    from opsctl.terraform import graph
 
     graph.render_svg(config.load("prod"), tmp_path / "prod.svg")
     assert (tmp_path / "prod.svg").read_text() == (REPO / "docs/architecture.svg").read_text(), (

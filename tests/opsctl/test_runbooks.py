@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from opsctl import lock
-from opsctl.emulator import MotoServer
+from opsctl.local.emulator import MotoServer
 from opsctl.runbooks.actions import ACTIONS, is_log_problem
 from opsctl.runbooks.model import SECTIONS, load_all
 from tests.support.moto import ENV, Local, create

@@ -13,7 +13,7 @@ import pytest
 
 from opsctl import aws
 from opsctl.bluegreen import record
-from opsctl.emulator import MotoServer
+from opsctl.local.emulator import MotoServer
 from tests.support.opsctl_run import Opsctl
 from tests.support.paths import REPO
 from tests.support.tools import require
@@ -49,7 +49,7 @@ def summary_of(opsctl: Opsctl, *args: str) -> tuple[int, dict]:
 
 
 def test_validate_all_environments(opsctl: Opsctl) -> None:
-    from opsctl import checkov
+    from opsctl.terraform import checkov
 
     require(checkov.binary() is not None, "checkov (.venv-checkov)")
     result = opsctl("validate", "--all")

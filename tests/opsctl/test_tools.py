@@ -5,8 +5,8 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
-from opsctl import module_docs
-from opsctl.provider_schema import check_module
+from opsctl.terraform import module_docs
+from opsctl.terraform.provider_schema import check_module
 from tests.support.paths import REPO
 from tests.support.tools import require
 
@@ -50,7 +50,7 @@ def test_readme_without_markers_is_an_error(tmp_path: Path) -> None:
 
 
 def test_docs_modules_checkov_table_is_current() -> None:
-    from opsctl import checkov
+    from opsctl.terraform import checkov
 
     require(checkov.binary() is not None, "checkov (.venv-checkov)")
     text = (REPO / "docs/modules.md").read_text()

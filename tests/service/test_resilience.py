@@ -16,8 +16,8 @@ import httpx
 import orjson
 import pytest
 
-from opsctl.emulator import MotoServer
-from opsctl.processes import wait_for
+from opsctl.local.emulator import MotoServer
+from opsctl.local.processes import wait_for
 from tests.support.dbhelpers import event_counts, job_table, record_keys, seed, statuses
 from tests.support.mariadb import MariaDB
 from tests.support.service import FAST, READ, SCHEMA, WRITE, Processes, http, unique

@@ -15,7 +15,7 @@ import schemathesis
 from hypothesis import HealthCheck, given, settings
 from schemathesis.specs.openapi.checks import positive_data_acceptance
 
-from opsctl.processes import free_port, wait_for
+from opsctl.local.processes import free_port, wait_for
 from service.migrate import migrate
 from service.settings import Settings
 from tests.support.service import FAST, SCHEMA, WRITE, Proc, env_for

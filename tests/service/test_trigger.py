@@ -10,8 +10,8 @@ import orjson
 import pytest
 from starlette.testclient import TestClient
 
-from opsctl.emulator import MotoServer
-from opsctl.processes import wait_for
+from opsctl.local.emulator import MotoServer
+from opsctl.local.processes import wait_for
 from service.app import create_app
 from tests.support.service import READ, register, unique
 

@@ -10,7 +10,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from opsctl.processes import free_port, port_open, wait_for
+from opsctl.local.processes import free_port, port_open, wait_for
 
 DATABASE = "ingest"
 USER = "ingest"

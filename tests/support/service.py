@@ -17,7 +17,7 @@ from typing import Any
 import httpx
 import orjson
 
-from opsctl.processes import free_port, stop, wait_for
+from opsctl.local.processes import free_port, stop, wait_for
 from tests.support.paths import REPO
 
 WRITE_KEY = "test-write-key-0123456789"

@@ -14,8 +14,8 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from opsctl.emulator import MotoServer
-from opsctl.terraform import Terraform
+from opsctl.local.emulator import MotoServer
+from opsctl.terraform.runner import Terraform
 from tests.support.paths import REPO
 
 pytestmark = pytest.mark.slow

@@ -16,12 +16,21 @@ import asyncio
 import json
 import sys
 from collections.abc import Coroutine
+from contextlib import nullcontext
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import typer
 
+from opsctl import migrate_remote
+from opsctl.aws import emulator_from
+from opsctl.bluegreen.connect import open_engine
+from opsctl.bluegreen.stack import StackError
+from opsctl.exitcodes import Exit
+from opsctl.lock import cli_lock
+from opsctl.migrate_lint import lint
 from opsctl.ui import (
+    ConsoleReport,
     DatabaseUrlOpt,
     EmulatorOpt,
     EnvArg,
@@ -39,7 +48,7 @@ if TYPE_CHECKING:
 
 T = TypeVar("T")
 
-migrate_app = typer.Typer(
+app = typer.Typer(
     help="Database migrations (Alembic) under a lock: status, up, down, sql, stamp, history, lint.",
     no_args_is_help=True,
 )
@@ -64,7 +73,6 @@ LockWaitOpt = Annotated[
 # --- shared plumbing ------------------------------------------------------------------------
 def _run(action: str, work: Coroutine[Any, Any, T]) -> T:
     """Run one service.migrate coroutine; failures become messages and exit codes."""
-    from opsctl.exitcodes import Exit
     from service.migrate import MigrationError, MigrationLockTimeout
 
     try:
@@ -103,15 +111,8 @@ def _remote(
     lock: bool,
 ) -> Outcome:
     """Run `ingest-service schema ACTION ARGS` on an instance of the live colour via SSM."""
-    from contextlib import nullcontext
 
     from botocore.exceptions import BotoCoreError, ClientError
-
-    from opsctl import migrate_remote
-    from opsctl.bluegreen.stack import StackError
-    from opsctl.bluegreen_cli import ConsoleReport, open_engine
-    from opsctl.lock import cli_lock
-    from opsctl.workspace import emulator_from
 
     env = environment.name
     url = emulator_from(emulator, environment)
@@ -158,8 +159,6 @@ def _show_remote(outcome: Outcome) -> None:
 
 def _lint_guard(revisions: set[str], allow: bool) -> None:
     """Refuse (exit 4) to apply pending revisions the lint flags, unless allowed."""
-    from opsctl.exitcodes import Exit
-    from opsctl.migrate_lint import lint
 
     errors = [f for f in lint(revisions=revisions) if f.error]
     if not errors:
@@ -183,7 +182,7 @@ def _status_dict(env: str, url: str) -> dict[str, Any]:
 
 
 # --- commands -------------------------------------------------------------------------------
-@migrate_app.command("status")
+@app.command("status")
 def migrate_status(
     env: EnvArg,
     database_url: DatabaseUrlOpt = None,
@@ -208,7 +207,7 @@ def migrate_status(
     raise typer.Exit(0 if result["up_to_date"] else 2)
 
 
-@migrate_app.command("up")
+@app.command("up")
 def migrate_up(
     env: EnvArg,
     database_url: DatabaseUrlOpt = None,
@@ -284,7 +283,6 @@ def _up_here(
 
 def _guard_destructive(environment: Environment, action: str, yes: bool) -> None:
     """down/stamp: name the environment and revision, ask; prod also needs --yes."""
-    from opsctl.exitcodes import Exit
 
     if environment.is_prod and not yes:
         raise fail(
@@ -296,7 +294,7 @@ def _guard_destructive(environment: Environment, action: str, yes: bool) -> None
     confirm(environment, action, yes)
 
 
-@migrate_app.command("down")
+@app.command("down")
 def migrate_down(
     env: EnvArg,
     database_url: DatabaseUrlOpt = None,
@@ -338,7 +336,7 @@ def migrate_down(
         console().print(f"  [green]ok[/] reverted {name} ({len(statements)} statement(s))")
 
 
-@migrate_app.command("sql")
+@app.command("sql")
 def migrate_sql(
     env: EnvArg,
     database_url: DatabaseUrlOpt = None,
@@ -359,7 +357,7 @@ def migrate_sql(
     typer.echo(script, nl=False)
 
 
-@migrate_app.command("stamp")
+@app.command("stamp")
 def migrate_stamp(
     env: EnvArg,
     revision: Annotated[str, typer.Option("--revision", help="Revision to record as applied.")],
@@ -381,7 +379,7 @@ def migrate_stamp(
     console().print(f"[green]Stamped[/] {env} at {revision}.")
 
 
-@migrate_app.command("history")
+@app.command("history")
 def migrate_history(
     env: EnvArg,
     database_url: DatabaseUrlOpt = None,
@@ -421,7 +419,7 @@ def migrate_history(
     console().print(runs if log else "No migration has run on this database yet.")
 
 
-@migrate_app.command("lint")
+@app.command("lint")
 def migrate_lint(
     paths: Annotated[
         list[Path] | None,
@@ -430,7 +428,6 @@ def migrate_lint(
 ) -> None:
     """Flag destructive operations (drop column/table, rename, NOT NULL without default, type
     narrowing) outside contract revisions. Exit 1 on any error."""
-    from opsctl.migrate_lint import lint
 
     findings = lint(paths)
     for finding in findings:

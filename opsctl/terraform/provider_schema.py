@@ -12,9 +12,10 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-from opsctl.hcl import load_module
+from opsctl.paths import REPO
+from opsctl.terraform.hcl import load_module
 
-SCHEMA = Path(__file__).resolve().parent.parent / "tests" / "data" / "aws-6.25.0.json.gz"
+SCHEMA = REPO / "tests" / "data" / "aws-6.25.0.json.gz"
 META_ARGUMENTS = {"count", "for_each", "provider", "depends_on", "lifecycle", "connection"}
 META_ARGUMENTS |= {"provisioner", "timeouts"}
 

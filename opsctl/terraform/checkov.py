@@ -9,7 +9,8 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parent.parent
+from opsctl.paths import REPO
+
 CHECKOV_ARGS = ["--framework", "terraform", "--skip-download", "--compact", "--output", "json"]
 
 

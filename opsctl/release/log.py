@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from opsctl import render
+from opsctl.terraform import render
 
 STEPS = ("plan", "expand-migrations", "deploy", "contract-migrations")
 FINISHED = ("done", "skipped")

@@ -10,14 +10,14 @@ import signal
 import subprocess
 import sys
 import urllib.request
-from pathlib import Path
 
-from opsctl.emulator import DUMMY_CREDENTIALS, MotoServer
-from opsctl.processes import port_open, stop, wait_for
+from opsctl.aws import DUMMY_CREDENTIALS
+from opsctl.local.emulator import MotoServer
+from opsctl.local.processes import port_open, stop, wait_for
+from opsctl.paths import REPO
 
 EMULATOR_PORT = int(os.environ.get("OPSCTL_EMULATOR_PORT", "4566"))
 SERVICE_PORT = int(os.environ.get("INGEST_PORT", "8000"))
-REPO = Path(__file__).resolve().parent.parent
 
 
 def _healthy() -> bool:

@@ -1,6 +1,7 @@
 """Generate the inputs/outputs tables of modules/*/README.md from the code.
 
-Usage: python -m opsctl.module_docs [--check] [MODULE_DIR ...]   (default: every modules/* folder)
+Usage: python -m opsctl.terraform.module_docs [--check] [MODULE_DIR ...]
+(default: every modules/* folder)
 The table sits between the BEGIN_TF_DOCS / END_TF_DOCS markers; everything else is hand-written.
 """
 
@@ -10,12 +11,12 @@ import argparse
 import sys
 from pathlib import Path
 
-from opsctl.checkov import Report
-from opsctl.hcl import expression, load_module
+from opsctl.paths import REPO
+from opsctl.terraform.checkov import Report, scan
+from opsctl.terraform.hcl import expression, load_module
 
 BEGIN = "<!-- BEGIN_TF_DOCS -->"
 END = "<!-- END_TF_DOCS -->"
-REPO = Path(__file__).resolve().parent.parent
 
 
 def _cell(text: str) -> str:
@@ -81,7 +82,7 @@ def main(argv: list[str] | None = None) -> int:
         print("updated docs/modules.md (checkov results)")
     for module_dir in stale:
         print(
-            f"{module_dir}/README.md: table is stale; run python -m opsctl.module_docs",
+            f"{module_dir}/README.md: table is stale; run python -m opsctl.terraform.module_docs",
             file=sys.stderr,
         )
     return 1 if stale else 0
@@ -135,7 +136,6 @@ def checkov_summary(text: str, report: Report) -> str:
 
 def update_checkov_summary(path: Path = REPO / "docs" / "modules.md") -> bool:
     """Rewrite the checkov section of docs/modules.md; True when it changed."""
-    from opsctl.checkov import scan
 
     text = path.read_text(encoding="utf-8")
     fresh = checkov_summary(text, scan(REPO / "modules"))

@@ -14,10 +14,13 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from opsctl import emulator, render
-from opsctl.config import REPO, Environment, env_file
-from opsctl.plan_summary import Summary, summarise
-from opsctl.terraform import Terraform, TerraformError
+from opsctl import aws
+from opsctl.config import Environment, env_file
+from opsctl.local import emulator
+from opsctl.paths import REPO
+from opsctl.terraform import render
+from opsctl.terraform.plan_summary import Summary, summarise
+from opsctl.terraform.runner import Terraform, TerraformError, plugin_dir
 
 PLAN_FILE = "tfplan"
 PLAN_META = "tfplan.meta.json"
@@ -130,7 +133,6 @@ class Workspace:
         return json.loads(path.read_text(encoding="utf-8")) if path.exists() else {}
 
     def _mirror(self) -> list[str]:
-        from opsctl.terraform import plugin_dir
 
         mirror = plugin_dir()
         return [f"-plugin-dir={mirror}"] if mirror else []
@@ -143,7 +145,6 @@ class Workspace:
 
     def _ensure_emulator_state_bucket(self) -> None:
         """On the throwaway emulator the state bucket is made on first use (no bootstrap step)."""
-        from opsctl import aws
 
         s3 = aws.client("s3", self.env.region, self.emulator_url)
         existing = {b["Name"] for b in s3.list_buckets().get("Buckets", [])}

@@ -7,19 +7,37 @@ Exit codes: 0 ok, 1 error (a step failed, a runbook is malformed, no runbook for
 from __future__ import annotations
 
 import json
+import os
 import sys
+import time
 from contextlib import suppress
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
+from opsctl import aws
+from opsctl.aws import emulator_from
+from opsctl.exitcodes import Exit
+from opsctl.lock import whoami
+from opsctl.runbooks.actions import ACTIONS, Context
+from opsctl.runbooks.model import (
+    SECTIONS,
+    STALE_AFTER,
+    RunbookError,
+    for_alarm_name,
+    load,
+    load_all,
+)
+from opsctl.runbooks.runner import Timeline, run_step, walk
+from opsctl.terraform import render
 from opsctl.ui import EmulatorOpt, EnvArg, JsonOpt, YesOpt, console, fail, load_env
 
 if TYPE_CHECKING:
     from opsctl.runbooks.model import Runbook, Step
 
-runbook_app = typer.Typer(
+app = typer.Typer(
     help="Incident runbooks: list, show, find the one for an alarm, run, test.",
     no_args_is_help=True,
 )
@@ -27,7 +45,6 @@ NameArg = Annotated[str, typer.Argument(help="Runbook name (runbooks/NAME.md).")
 
 
 def _load(name: str) -> Runbook:
-    from opsctl.runbooks.model import RunbookError, load
 
     try:
         return load(name)
@@ -36,7 +53,6 @@ def _load(name: str) -> Runbook:
 
 
 def _all() -> list[Runbook]:
-    from opsctl.runbooks.model import RunbookError, load_all
 
     try:
         return load_all()
@@ -45,14 +61,12 @@ def _all() -> list[Runbook]:
 
 
 def _context(env: str, emulator: str | None) -> Any:
-    from opsctl.runbooks.actions import Context
-    from opsctl.workspace import emulator_from
 
     environment = load_env(env)
     return Context(environment, emulator_from(emulator, environment))
 
 
-@runbook_app.command("list")
+@app.command("list")
 def runbook_list(json_output: JsonOpt = False) -> None:
     """Every runbook: name, title, severity, the alarms it answers, last tested (stale after 90
     days)."""
@@ -81,11 +95,9 @@ def runbook_list(json_output: JsonOpt = False) -> None:
     console().print(table)
 
 
-@runbook_app.command("show")
+@app.command("show")
 def runbook_show(name: NameArg) -> None:
     """Print a runbook: its sections and the steps with the action each runs."""
-    from opsctl.runbooks.actions import ACTIONS
-    from opsctl.runbooks.model import SECTIONS, STALE_AFTER
 
     book = _load(name)
     out = console()
@@ -110,7 +122,7 @@ def runbook_show(name: NameArg) -> None:
                 out.print(f"      expected: {step.expect}", markup=False)
 
 
-@runbook_app.command("for-alarm")
+@app.command("for-alarm")
 def runbook_for_alarm(
     alarm_name: Annotated[str, typer.Argument(help="CloudWatch alarm name.")],
     env: Annotated[
@@ -124,21 +136,15 @@ def runbook_for_alarm(
     else the alarm-name pattern (<prefix>-<alarm key>)."""
     from botocore.exceptions import BotoCoreError, ClientError
 
-    from opsctl import aws
-    from opsctl.runbooks.model import for_alarm_name
-
     books = {b.name: b for b in _all()}
     via, tag, state = "name pattern", None, None
     region = "us-east-1"
     url = emulator
     if env:
         environment = load_env(env)
-        from opsctl.workspace import emulator_from
 
         region, url = environment.region, emulator_from(emulator, environment)
     else:
-        import os
-
         region = os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or region
     try:
         cloudwatch = aws.client("cloudwatch", region, url)
@@ -218,12 +224,11 @@ def _cloudwatch_mirror(ctx: Any, group: str, stream: str) -> Any:
 
 
 def _epoch() -> float:
-    import time
 
     return time.time()
 
 
-@runbook_app.command("run")
+@app.command("run")
 def runbook_run(
     name: NameArg,
     env: EnvArg,
@@ -251,12 +256,6 @@ def runbook_run(
     """Walk runbook NAME on ENV: diagnose steps run directly; each remediate step is asked for
     (the name typed in prod; --yes for non-interactive use) and runs under the environment
     lock. Every step goes to a JSON-lines timeline; a markdown summary is printed at the end."""
-    from datetime import UTC, datetime
-
-    from opsctl import render
-    from opsctl.exitcodes import Exit
-    from opsctl.lock import whoami
-    from opsctl.runbooks.runner import Timeline, walk
 
     book = _load(name)
     ctx = _context(env, emulator)
@@ -290,14 +289,11 @@ def runbook_run(
         raise fail(f"{result.failed} step(s) failed (see the timeline {path})")
 
 
-@runbook_app.command("test")
+@app.command("test")
 def runbook_test(env: EnvArg, emulator: EmulatorOpt = None, json_output: JsonOpt = False) -> None:
     """Run every runbook's diagnose steps against ENV, remediating nothing, so runbooks do not
     rot. Exit 1 when a step fails or a runbook names an unknown action."""
     from rich.table import Table
-
-    from opsctl.runbooks.actions import ACTIONS
-    from opsctl.runbooks.runner import run_step
 
     books = _all()
     ctx = _context(env, emulator)

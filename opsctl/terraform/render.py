@@ -12,11 +12,9 @@ from typing import Any
 import jinja2
 from pydantic import BaseModel
 
-from opsctl.config import REPO, Environment
+from opsctl.config import Environment
+from opsctl.paths import BUILD, MODULES, TEMPLATES
 
-TEMPLATES = REPO / "envs" / "templates"
-BUILD = Path(os.environ.get("OPSCTL_BUILD_DIR") or REPO / "build")
-MODULES = REPO / "modules"
 EMULATOR_OVERRIDE = "emulator_override.tf"
 
 

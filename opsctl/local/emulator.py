@@ -9,13 +9,8 @@ import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from opsctl.processes import free_port, stop, wait_for
-
-DUMMY_CREDENTIALS = {
-    "AWS_ACCESS_KEY_ID": "testing",
-    "AWS_SECRET_ACCESS_KEY": "testing",  # moto accepts any key; never a real one
-    "AWS_SESSION_TOKEN": "testing",
-}
+from opsctl.aws import DUMMY_CREDENTIALS
+from opsctl.local.processes import free_port, stop, wait_for
 
 
 @dataclass

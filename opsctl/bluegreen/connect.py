@@ -1,0 +1,92 @@
+"""What the blue/green and release commands share: an engine connected to an environment, its
+failures as messages with the contract's exit codes, and the deployment options."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Annotated, Any
+
+import typer
+
+from opsctl.aws import emulator_from
+from opsctl.bluegreen.clients import Clients
+from opsctl.bluegreen.engine import BlueGreenError, Engine, Guard, Result
+from opsctl.bluegreen.fleet import Capacity
+from opsctl.bluegreen.stack import StackError, discover
+from opsctl.bluegreen.timing import Timings, parse_canary, parse_duration
+from opsctl.config import Environment
+from opsctl.exitcodes import Exit
+from opsctl.lock import whoami
+from opsctl.ui import aws_errors, console, fail
+
+DEFAULT_CANARY, DEFAULT_BAKE, DEFAULT_KEEP_OLD = "10,50", "60", "15m"
+# The deployment options `bluegreen deploy` and `release` share.
+AmiOpt = Annotated[str | None, typer.Option("--ami", help="AMI to deploy (ami-...).")]
+CanaryOpt = Annotated[
+    str,
+    typer.Option("--canary", help="Traffic percentages before the switch, e.g. 10,50 ('' none)."),
+]
+BakeOpt = Annotated[
+    str, typer.Option("--bake", help="Seconds (or 30s, 5m) each canary step is held.")
+]
+KeepOldOpt = Annotated[
+    str,
+    typer.Option("--keep-old", help="How long the old colour stays scaled after the switch."),
+]
+
+
+def open_engine(environment: Environment, emulator: str | None, report: Any) -> Engine:
+    clients = Clients.create(environment.region, emulator_from(emulator, environment))
+    stack = discover(clients, environment.state.bucket, environment.name)
+    compute = environment.compute
+    return Engine(
+        clients,
+        stack,
+        report,
+        Timings.from_env(),
+        by=whoami(),
+        fallback_capacity=Capacity(
+            max(compute.min_size, 1), compute.max_size, max(compute.desired_capacity, 1)
+        ),
+    )
+
+
+@contextmanager
+def errors(env_name: str, what: str) -> Iterator[None]:
+    """Every failure as one clear message and the contract's exit code, never a traceback."""
+    try:
+        with aws_errors(f"{what} {env_name}"):
+            yield
+    except Guard as error:
+        raise fail(f"{what} {env_name}: {error}", Exit.ABORTED) from None
+    except (BlueGreenError, StackError) as error:
+        raise fail(f"{what} {env_name}: {error}") from None
+    except KeyboardInterrupt:
+        raise fail(
+            f"{what} {env_name} interrupted; its state is recorded. See `opsctl bluegreen "
+            f"status {env_name}`; continue with `opsctl bluegreen deploy {env_name} --resume`",
+            Exit.ABORTED,
+        ) from None
+
+
+def finish(result: Result) -> None:
+    """Print an engine result; exit with its code unless it succeeded."""
+    if result.code == Exit.OK:
+        console().print(f"[green]{result.message}[/]", soft_wrap=True)
+        return
+    console(stderr=True).print(f"[bold red]{result.message}[/]", soft_wrap=True)
+    raise typer.Exit(result.code)
+
+
+def deploy_ttl(canary: list[int], bake: float, keep_old: float) -> float:
+    """How long a deploy may hold the environment lock."""
+    timings = Timings.from_env()
+    return 2 * timings.healthy_timeout + len(canary) * bake + keep_old + 3600
+
+
+def parse_options(canary: str, bake: str, keep_old: str) -> tuple[list[int], float, float]:
+    try:
+        return parse_canary(canary), parse_duration(bake), parse_duration(keep_old)
+    except ValueError as error:
+        raise fail(str(error)) from None

@@ -1,0 +1,33 @@
+"""`opsctl destroy ENV` (refused for prod), then opsctl's blue/green records."""
+
+from __future__ import annotations
+
+import typer
+
+from opsctl import aws
+from opsctl.bluegreen import record
+from opsctl.exitcodes import Exit
+from opsctl.terraform.steps import open_workspace, plan_confirm_apply, target
+from opsctl.ui import DryRunOpt, EmulatorOpt, EnvArg, VerboseOpt, YesOpt, console, fail
+
+app = typer.Typer()
+
+
+@app.command()
+def destroy(
+    env: EnvArg,
+    emulator: EmulatorOpt = None,
+    yes: YesOpt = False,
+    dry_run: DryRunOpt = False,
+    verbose: VerboseOpt = False,
+) -> None:
+    """Destroy every resource of ENV (refused for prod), then opsctl's blue/green records."""
+    ws = open_workspace(env, emulator)
+    if ws.env.is_prod:
+        raise fail("opsctl destroy is refused for prod", Exit.ABORTED)
+    plan_confirm_apply(ws, "destroy", yes, dry_run, verbose, destroy=True)
+    ws.record("apply", "destroyed")
+    console().print(f"[green]Destroyed.[/] {env} ({target(ws)})")
+    forgotten = record.forget(aws.client("ssm", ws.env.region, ws.emulator_url), env)
+    if forgotten:
+        console().print(f"Removed opsctl's blue/green records: {', '.join(forgotten)}")

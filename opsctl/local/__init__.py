@@ -1,0 +1,1 @@
+"""The local environment: the AWS emulator, `make run`, and the processes they start."""

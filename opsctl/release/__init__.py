@@ -1,0 +1,1 @@
+"""Releases: expand, deploy, contract, and the log that makes a release resumable."""

@@ -1,0 +1,1 @@
+"""Terraform: render environments, run terraform, summarise plans, check and document modules."""
