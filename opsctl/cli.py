@@ -1,7 +1,7 @@
 """opsctl: the operators' CLI. Each command lives in opsctl/commands/NAME.py.
 
 A command's module is imported only when that command runs, so `opsctl --help` and every
-command pay only for what they use. Exit codes are a contract (docs/opsctl.md#exit-codes):
+command pay only for what they use. Exit codes are a contract (docs/opsctl.md, "Exit codes"):
 0 ok, 1 error, 2 changes, 3 locked, 4 aborted, 5 rolled back.
 """
 

@@ -1,4 +1,4 @@
-"""Exit codes: a contract for every opsctl command (DESIGN.md)."""
+"""Exit codes: a contract for every opsctl command (docs/opsctl.md#exit-codes-every-command)."""
 
 from enum import IntEnum
 

@@ -80,7 +80,7 @@ def provider_override(endpoint: str, region: str) -> str:
 
     It replaces the provider block's settings without touching the rendered root module, so nothing
     emulator-specific leaks into a normal render. The account guard is lifted (the emulator has its
-    own account ids). Settings from DESIGN.md: account id is requested
+    own account ids). Settings (docs/emulator.md): account id is requested
     (moto answers; skipping it makes SG rules drift), and unimplemented calls (HTTP 500) fail after
     two retries instead of ten minutes.
     """

@@ -1,4 +1,5 @@
-"""Running checkov (from its own virtualenv, see DESIGN) and reading its JSON report."""
+"""Running checkov and reading its JSON report. checkov has its own virtualenv (.venv-checkov):
+it ships bc-python-hcl2, which would shadow python-hcl2 in the main one."""
 
 from __future__ import annotations
 

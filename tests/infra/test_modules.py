@@ -1,6 +1,6 @@
 """Every Terraform module: terraform test, validate, fmt, 6.x schema, checkov, README table.
 
-Runs real terraform (provider mirror, mock_provider tests) and real checkov; see DESIGN.md.
+Runs real terraform (provider mirror, mock_provider tests) and real checkov (docs/development.md).
 """
 
 from __future__ import annotations

@@ -32,8 +32,8 @@ from opsctl.bluegreen.engine import Engine, Guard, ListReport
 from opsctl.bluegreen.fleet import Capacity, Fleet
 from opsctl.bluegreen.stack import Stack, discover
 from opsctl.bluegreen.timing import Timings
-from opsctl.local.emulator import MotoServer
 from opsctl.exitcodes import Exit
+from opsctl.local.emulator import MotoServer
 from tests.support.mariadb import MariaDB
 from tests.support.opsctl_run import Opsctl
 from tests.support.paths import REPO

@@ -349,8 +349,9 @@ def test_release_phase_on_aws_lints_first_then_runs_up_with_the_phase_via_ssm(
     """`opsctl release`'s migration step against AWS (MOCK: the instance's answer is faked, as
     above): a destructive expand revision is refused (exit 4) before anything is sent; a clean
     one runs `ingest-service schema up --phase=expand` on the instance."""
-    from opsctl.config import load
     from opsctl.migrate_cli import run_phase
+
+    from opsctl.config import load
     from tests.support.moto import create
 
     create(aws.endpoint)
