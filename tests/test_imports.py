@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import tomllib
 from pathlib import Path
 
 import grimp
@@ -72,13 +73,10 @@ def test_the_cycle_check_finds_a_cycle() -> None:
 
 def test_the_service_imports_only_what_its_distribution_installs() -> None:
     """The AMI installs the wheel without the `opsctl` extra: the service must not need it."""
-    import tomllib
 
     project = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]
-    # Distribution names as import names (the ones that differ are mapped).
-    names = {"aws-embedded-metrics": "aws_embedded_metrics", "prometheus-client": "prometheus_client"}
-    installed = {
-        names.get(name, name.replace("-", "_"))
+    installed = {  # distribution names as import names
+        name.replace("-", "_")
         for requirement in project["dependencies"]
         for name in [requirement.split(">")[0].split("[")[0].split("=")[0].strip()]
     } | {"botocore"}  # boto3's own
