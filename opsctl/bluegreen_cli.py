@@ -572,7 +572,7 @@ def _release_migrations(
     """`opsctl migrate up --phase PHASE` on --database-url or a live-colour instance (we hold
     the environment lock already). A lock held (3) or a lint refusal (4) keeps its exit code."""
     from opsctl.exitcodes import Exit
-    from opsctl.migrate_cli import run_phase
+    from opsctl.migrate.run import run_phase
     from opsctl.release import MIGRATIONS_ON_EMULATOR
 
     step = f"{phase}-migrations"

@@ -12,7 +12,8 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from opsctl import bluegreen_cli, migrate_cli, runbook_cli
+from opsctl import bluegreen_cli, runbook_cli
+from opsctl.commands import migrate as migrate_command
 from opsctl.ui import (
     EmulatorOpt,
     EnvArg,
@@ -41,7 +42,7 @@ app.add_typer(modules_app, name="modules")
 app.add_typer(bluegreen_cli.bluegreen_app, name="bluegreen")
 app.add_typer(bluegreen_cli.lock_app, name="lock")
 app.command("release")(bluegreen_cli.release)
-app.add_typer(migrate_cli.migrate_app, name="migrate")
+app.add_typer(migrate_command.migrate_app, name="migrate")
 app.add_typer(runbook_cli.runbook_app, name="runbook")
 DryRunOpt = Annotated[
     bool, typer.Option("--dry-run", help="Plan and show what would change; change nothing.")

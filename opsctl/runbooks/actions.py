@@ -586,7 +586,7 @@ def redrive_dlq(ctx: Context, args: dict[str, Any]) -> str:
     lambda ctx, a: f"ssm send-command: ingest-service retry-dead --limit {a.get('limit', 100)}",
 )
 def retry_dead_jobs(ctx: Context, args: dict[str, Any]) -> str:
-    from opsctl import migrate_remote as remote
+    from opsctl.migrate import remote
 
     target = remote.find_target(ctx.engine())
     line = (

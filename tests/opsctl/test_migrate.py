@@ -343,23 +343,44 @@ def test_ssm_path_with_fake_invocation_result_sends_the_command_line_and_shows_o
     assert "/opt/ingest/venv/bin/ingest-service schema status" in line
 
 
-def test_release_phase_on_aws_lints_first_then_runs_up_with_the_phase_via_ssm(
-    aws: MotoServer, monkeypatch: pytest.MonkeyPatch, extra: Path
+def test_release_phase_on_aws_runs_up_with_the_phase_via_ssm_and_keeps_the_guard_code(
+    aws: MotoServer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """`opsctl release`'s migration step against AWS (MOCK: the instance's answer is faked, as
-    above): a destructive expand revision is refused (exit 4) before anything is sent; a clean
-    one runs `ingest-service schema up --phase=expand` on the instance."""
+    above). The lint runs on the instance, on the AMI's revisions (`ingest-service schema up`
+    refuses itself): its refusal (exit 4) is the step's exit code, and opsctl never adds
+    --allow-destructive."""
     from opsctl.config import load
-    from opsctl.migrate_cli import run_phase
+    from opsctl.migrate.run import run_phase
     from tests.support.moto import create
 
     create(aws.endpoint)
-    fake = fake_ssm(aws, monkeypatch, "applied 0003\n", 0)
     environment = load("local")
-    write_revision(extra, "0003", 'op.drop_column("jobs", "schema_version")')
+    fake = fake_ssm(aws, monkeypatch, "", 4)
     assert run_phase(environment, "expand", aws.endpoint, None) == 4
-    assert fake.sent == []
-    write_revision(extra, "0003", 'op.add_column("jobs", sa.Column("note", sa.String(32)))')
+    fake = fake_ssm(aws, monkeypatch, "  ok applied 0003 (1 statement(s))\n", 0)
     assert run_phase(environment, "expand", aws.endpoint, None) == 0
     (sent,) = fake.sent
-    assert "ingest-service schema up --phase=expand" in " ".join(sent["Parameters"]["commands"])
+    line = " ".join(sent["Parameters"]["commands"])
+    assert "ingest-service schema up --phase=expand" in line
+    assert "--allow-destructive" not in line
+
+
+def test_database_url_without_the_service_installed_says_so(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The local runner finds `ingest-service` beside this Python or on PATH; with neither,
+    one clear line and exit 1, not a traceback."""
+    from typer.testing import CliRunner
+
+    from opsctl.cli import app
+
+    monkeypatch.setattr(sys, "executable", str(tmp_path / "python"))
+    monkeypatch.setenv("PATH", str(tmp_path))
+    result = CliRunner().invoke(
+        app, ["migrate", "status", "local", "--database-url", "sqlite+aiosqlite:///x.db"]
+    )
+    assert result.exit_code == 1, result.output
+    assert "ingest-service is not installed" in result.output
+    assert str(tmp_path / "python") in result.output
+    assert "Traceback" not in result.output
