@@ -138,17 +138,18 @@ def _error(message: str, code: int = 1) -> typer.Exit:
 
 
 @contextmanager
-def _errors(action: str) -> Iterator[None]:
-    """A failure becomes one line on stderr and the contract's exit code (3: lock held)."""
+def _errors(what: str) -> Iterator[None]:
+    """A failure becomes one line on stderr, `error: WHAT: ...`, and the contract's exit code
+    (3: lock held)."""
     try:
         yield
     except MigrationLockTimeout as error:
-        raise _error(f"migrate {action}: {error}", 3) from None
+        raise _error(f"{what}: {error}", 3) from None
     except MigrationError as error:
-        raise _error(f"migrate {action}: {error}") from None
+        raise _error(f"{what}: {error}") from None
     except Exception as error:  # driver, connection and Alembic errors: one line, no traceback
         message = " ".join(str(getattr(error, "orig", None) or error).split())
-        raise _error(f"migrate {action}: {type(error).__name__}: {message}") from None
+        raise _error(f"{what}: {type(error).__name__}: {message}") from None
 
 
 def _options(lock_timeout: int, lock_wait_timeout: int) -> Any:
@@ -186,12 +187,14 @@ def _up(
     lock_timeout: int,
     lock_wait_timeout: int,
     name: str,
+    what: str = "migrate up",
 ) -> None:
-    """`schema up` and `migrate`: lint the pending revisions, then upgrade under the lock."""
+    """`schema up` and `migrate`: lint the pending revisions, then upgrade under the lock.
+    `what` starts an error message."""
     if phase not in (None, "expand", "contract"):
         raise _error(f"--phase must be expand or contract, got {phase!r}")
     settings = _settings(database_url)
-    with _errors("up"):
+    with _errors(what):
         current = asyncio.run(status(settings)).current
         target = revision
         if phase is not None:
@@ -205,7 +208,7 @@ def _up(
         typer.echo(f"Up to date: {name} is at {current}.")
         return
     _refuse_destructive(pending, allow_destructive)
-    with _errors("up"):
+    with _errors(what):
         applied = asyncio.run(upgrade(settings, target, _options(lock_timeout, lock_wait_timeout)))
     for done, statements in applied:
         typer.echo(f"  ok applied {done} ({len(statements)} statement(s))")
@@ -230,6 +233,7 @@ def migrate(
         DEFAULT_LOCK_TIMEOUT,
         DEFAULT_LOCK_WAIT_TIMEOUT,
         "the database",
+        "migration failed",
     )
 
 
@@ -238,7 +242,7 @@ def schema_status(database_url: str = DatabaseUrlOpt, json_output: bool = JsonFl
     """Current and head revision, pending revisions, a revision that failed half-way.
     Exit 2 when migrations are pending."""
     settings = _settings(database_url)
-    with _errors("status"):
+    with _errors("migrate status"):
         result = asyncio.run(status(settings)).as_dict()
     typer.echo(json.dumps(result, indent=2) if json_output else "\n".join(describe_status(result)))
     raise typer.Exit(0 if result["up_to_date"] else 2)
@@ -277,7 +281,7 @@ def schema_down(
 ) -> None:
     """Downgrade under the migration lock (opsctl shows the --dry-run plan and asks first)."""
     settings = _settings(database_url)
-    with _errors("down"):
+    with _errors("migrate down"):
         current = asyncio.run(status(settings)).current
         reverted = downgrade_plan(current, revision)
         end = downgrade_end(current, revision, reverted)
@@ -293,7 +297,7 @@ def schema_down(
             f"Downgrade {name} from {current} to {revision} would revert {', '.join(reverted)}."
         )
         return
-    with _errors("down"):
+    with _errors("migrate down"):
         done = asyncio.run(downgrade(settings, end, _options(lock_timeout, lock_wait_timeout)))
     for undone, statements in done:
         typer.echo(f"  ok reverted {undone} ({len(statements)} statement(s))")
@@ -307,7 +311,7 @@ def schema_sql(
 ) -> None:
     """The SQL of the pending revisions (Alembic offline mode), for review."""
     settings = _settings(database_url)
-    with _errors("sql"):
+    with _errors("migrate sql"):
         script = asyncio.run(pending_sql(settings, revision))
     if not script.strip():
         typer.echo(f"Nothing pending on {name}.", err=True)
@@ -323,7 +327,7 @@ def schema_stamp(
 ) -> None:
     """Mark a revision applied without running it (after finishing it by hand)."""
     settings = _settings(database_url)
-    with _errors("stamp"):
+    with _errors("migrate stamp"):
         asyncio.run(stamp(settings, revision, Options(lock_timeout=lock_timeout)))
     typer.echo(f"Stamped {name} at {revision}.")
 
@@ -333,7 +337,7 @@ def schema_history(database_url: str = DatabaseUrlOpt, json_output: bool = JsonF
     """Every revision with its phase, and what migration_log recorded: each revision applied,
     failed, reverted or stamped. --json: {"revisions": [...], "log": [...]}."""
     settings = _settings(database_url)
-    with _errors("history"):
+    with _errors("migrate history"):
         rows = asyncio.run(history(settings))
         known = [{"revision": r.revision, "phase": r.phase, "doc": r.doc} for r in revisions()]
     if json_output:
@@ -359,7 +363,7 @@ def schema_lint(
 ) -> None:
     """Flag destructive operations (drop column/table, rename, NOT NULL without default, type
     narrowing) outside contract revisions. Needs no database. Exit 1 on any error."""
-    with _errors("lint"):
+    with _errors("migrate lint"):
         findings = lint(paths or None)
     for finding in findings:
         typer.echo(finding.describe())

@@ -1,6 +1,10 @@
 """`--database-url`: the installed `ingest-service schema ...` in a subprocess, exactly as SSM
 runs it on an instance. Its stderr (each `sql>` statement as it runs, errors) streams through;
-its stdout is returned for opsctl to show or parse."""
+its stdout is returned for opsctl to show or parse.
+
+The URL holds a password, so it goes to the child in its environment (INGEST_DATABASE_URL), not
+on its command line, which every local user can read in the process list. An Aurora secret ARN
+in the operator's environment is dropped: the URL given is the database."""
 
 from __future__ import annotations
 
@@ -36,11 +40,16 @@ def service_executable() -> str:
     return found
 
 
-def run_service(args: list[str]) -> Outcome:
-    """`ingest-service ARGS` here: stderr streams through, stdout is returned."""
+def run_service(args: list[str], database_url: str | None = None) -> Outcome:
+    """`ingest-service ARGS` here (on DATABASE_URL): stderr streams through, stdout is
+    returned."""
     command = [service_executable(), *args]
+    env = dict(os.environ)
+    if database_url is not None:
+        env.pop("INGEST_DATABASE_SECRET_ARN", None)
+        env["INGEST_DATABASE_URL"] = database_url
     try:
-        done = subprocess.run(command, stdout=subprocess.PIPE, text=True, check=False)
+        done = subprocess.run(command, stdout=subprocess.PIPE, text=True, env=env, check=False)
     except OSError as error:
         raise TargetError(f"cannot run {command[0]}: {error}") from None
     return Outcome(done.returncode, done.stdout, "")
@@ -54,7 +63,7 @@ class LocalTarget:
 
     def run(self, action: str, args: list[str]) -> Outcome:
         named = ["--name", self.env] if action in NAMED else []
-        return run_service(["schema", action, *args, "--database-url", self.database_url, *named])
+        return run_service(["schema", action, *args, *named], self.database_url)
 
     def lock(self, command: str) -> AbstractContextManager[object]:
         return nullcontext()  # the database's own migration lock is enough

@@ -384,3 +384,31 @@ def test_database_url_without_the_service_installed_says_so(
     assert "ingest-service is not installed" in result.output
     assert str(tmp_path / "python") in result.output
     assert "Traceback" not in result.output
+
+
+RECORDER = """#!/bin/sh
+printf '%s\\n' "$@" > "$0.argv"
+printf '%s|%s' "$INGEST_DATABASE_URL" "${INGEST_DATABASE_SECRET_ARN:-none}" > "$0.env"
+echo '{"current": null}'
+exit 2
+"""
+
+
+def test_local_runner_passes_the_url_in_the_environment_never_on_the_command_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The URL holds a password: on argv every local user could read it in the process list.
+    A real executable named ingest-service beside this Python records what it was given."""
+    from opsctl.migrate.local import LocalTarget
+
+    service = tmp_path / "ingest-service"
+    service.write_text(RECORDER, encoding="utf-8")
+    service.chmod(0o755)
+    monkeypatch.setattr(sys, "executable", str(tmp_path / "python"))
+    monkeypatch.setenv("INGEST_DATABASE_SECRET_ARN", "arn:aws:secretsmanager:eu-west-1:1:secret:x")
+    url = "mysql+asyncmy://ingest:s3cret@127.0.0.1:3306/ingest"
+    outcome = LocalTarget("dev", url).run("up", ["--phase=expand"])
+    assert (outcome.code, outcome.stdout) == (2, '{"current": null}\n')
+    argv = (tmp_path / "ingest-service.argv").read_text().split()
+    assert argv == ["schema", "up", "--phase=expand", "--name", "dev"]
+    assert (tmp_path / "ingest-service.env").read_text() == f"{url}|none"
