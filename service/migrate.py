@@ -318,6 +318,17 @@ def downgrade_plan(current: str | None, target: str) -> list[str]:
     return chain[: chain.index(revision.revision)]
 
 
+def downgrade_end(current: str | None, target: str, reverted: list[str]) -> str:
+    """The revision a downgrade to `target` ends at (-N and base resolved), so that the run an
+    operator confirmed reverts exactly what its plan showed."""
+    if not reverted:
+        return current or "base"
+    if not target.startswith("-") and target != "base":
+        return target
+    below = script_directory().get_revision(reverted[-1]).down_revision
+    return below if isinstance(below, str) else "base" if below is None else target
+
+
 def _stamp(sync_conn: Connection, revision: str) -> None:
     log_metadata.create_all(sync_conn, checkfirst=True)
     sync_conn.commit()

@@ -10,10 +10,10 @@ import typer
 from opsctl.aws import emulator_from
 from opsctl.bluegreen import other
 from opsctl.bluegreen.connect import deploy_ttl, errors, finish, open_engine
-from opsctl.commands.migrate import run_phase
 from opsctl.config import Environment
 from opsctl.exitcodes import Exit
 from opsctl.lock import cli_lock
+from opsctl.migrate.run import run_phase
 from opsctl.release.log import MIGRATIONS_ON_EMULATOR
 from opsctl.terraform.steps import terraform_step
 from opsctl.terraform.workspace import Workspace

@@ -17,12 +17,12 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, cast
 
 from opsctl import aws
-from opsctl import migrate_remote as remote
 from opsctl.bluegreen import COLOURS, other, record
 from opsctl.bluegreen.connect import open_engine
 from opsctl.bluegreen.engine import ListReport
 from opsctl.bluegreen.stack import StackError, read_outputs
 from opsctl.lock import whoami
+from opsctl.migrate import remote
 
 if TYPE_CHECKING:
     from opsctl.bluegreen.engine import Engine

@@ -16,8 +16,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from opsctl.emulator import MotoServer
 
-from opsctl.local.emulator import MotoServer
 from tests.support.mariadb import PASSWORD, USER, MariaDB
 from tests.support.opsctl_run import Opsctl, Result
 from tests.support.paths import REPO
@@ -343,24 +343,72 @@ def test_ssm_path_with_fake_invocation_result_sends_the_command_line_and_shows_o
     assert "/opt/ingest/venv/bin/ingest-service schema status" in line
 
 
-def test_release_phase_on_aws_lints_first_then_runs_up_with_the_phase_via_ssm(
-    aws: MotoServer, monkeypatch: pytest.MonkeyPatch, extra: Path
+def test_release_phase_on_aws_runs_up_with_the_phase_via_ssm_and_keeps_the_guard_code(
+    aws: MotoServer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """`opsctl release`'s migration step against AWS (MOCK: the instance's answer is faked, as
-    above): a destructive expand revision is refused (exit 4) before anything is sent; a clean
-    one runs `ingest-service schema up --phase=expand` on the instance."""
-    from opsctl.migrate_cli import run_phase
-
+    above). The lint runs on the instance, on the AMI's revisions (`ingest-service schema up`
+    refuses itself): its refusal (exit 4) is the step's exit code, and opsctl never adds
+    --allow-destructive."""
     from opsctl.config import load
+    from opsctl.migrate.run import run_phase
     from tests.support.moto import create
 
     create(aws.endpoint)
-    fake = fake_ssm(aws, monkeypatch, "applied 0003\n", 0)
     environment = load("local")
-    write_revision(extra, "0003", 'op.drop_column("jobs", "schema_version")')
+    fake = fake_ssm(aws, monkeypatch, "", 4)
     assert run_phase(environment, "expand", aws.endpoint, None) == 4
-    assert fake.sent == []
-    write_revision(extra, "0003", 'op.add_column("jobs", sa.Column("note", sa.String(32)))')
+    fake = fake_ssm(aws, monkeypatch, "  ok applied 0003 (1 statement(s))\n", 0)
     assert run_phase(environment, "expand", aws.endpoint, None) == 0
     (sent,) = fake.sent
-    assert "ingest-service schema up --phase=expand" in " ".join(sent["Parameters"]["commands"])
+    line = " ".join(sent["Parameters"]["commands"])
+    assert "ingest-service schema up --phase=expand" in line
+    assert "--allow-destructive" not in line
+
+
+def test_database_url_without_the_service_installed_says_so(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The local runner finds `ingest-service` beside this Python or on PATH; with neither,
+    one clear line and exit 1, not a traceback."""
+    from typer.testing import CliRunner
+
+    from opsctl.cli import app
+
+    monkeypatch.setattr(sys, "executable", str(tmp_path / "python"))
+    monkeypatch.setenv("PATH", str(tmp_path))
+    result = CliRunner().invoke(
+        app, ["migrate", "status", "local", "--database-url", "sqlite+aiosqlite:///x.db"]
+    )
+    assert result.exit_code == 1, result.output
+    assert "ingest-service is not installed" in result.output
+    assert str(tmp_path / "python") in result.output
+    assert "Traceback" not in result.output
+
+
+RECORDER = """#!/bin/sh
+printf '%s\\n' "$@" > "$0.argv"
+printf '%s|%s' "$INGEST_DATABASE_URL" "${INGEST_DATABASE_SECRET_ARN:-none}" > "$0.env"
+echo '{"current": null}'
+exit 2
+"""
+
+
+def test_local_runner_passes_the_url_in_the_environment_never_on_the_command_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The URL holds a password: on argv every local user could read it in the process list.
+    A real executable named ingest-service beside this Python records what it was given."""
+    from opsctl.migrate.local import LocalTarget
+
+    service = tmp_path / "ingest-service"
+    service.write_text(RECORDER, encoding="utf-8")
+    service.chmod(0o755)
+    monkeypatch.setattr(sys, "executable", str(tmp_path / "python"))
+    monkeypatch.setenv("INGEST_DATABASE_SECRET_ARN", "arn:aws:secretsmanager:eu-west-1:1:secret:x")
+    url = "mysql+asyncmy://ingest:s3cret@127.0.0.1:3306/ingest"
+    outcome = LocalTarget("dev", url).run("up", ["--phase=expand"])
+    assert (outcome.code, outcome.stdout) == (2, '{"current": null}\n')
+    argv = (tmp_path / "ingest-service.argv").read_text().split()
+    assert argv == ["schema", "up", "--phase=expand", "--name", "dev"]
+    assert (tmp_path / "ingest-service.env").read_text() == f"{url}|none"

@@ -5,6 +5,7 @@ after the old colour is gone); in an `expand` revision (or one without a phase) 
 
 The check reads the revision's `upgrade()` source (Python AST), so it needs no database and
 catches `op.` and `batch_op.` calls alike, plus raw SQL in `op.execute("...")`.
+`ingest-service schema lint` runs it, and `schema up` refuses pending revisions it flags.
 """
 
 from __future__ import annotations
@@ -14,6 +15,8 @@ import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
+
+from service.migrate import EXTRA_VERSIONS_ENV, MIGRATIONS
 
 PHASES = ("expand", "contract")
 RAW_SQL = re.compile(
@@ -177,9 +180,7 @@ def revision_files(folders: list[Path]) -> list[Path]:
 
 
 def default_folders() -> list[Path]:
-
-    from service.migrate import EXTRA_VERSIONS_ENV, MIGRATIONS
-
+    """service/migrations/versions and the extra folders INGEST_MIGRATIONS_EXTRA names."""
     extra = [Path(p) for p in os.environ.get(EXTRA_VERSIONS_ENV, "").split(os.pathsep) if p]
     return [MIGRATIONS / "versions", *extra]
 
