@@ -123,10 +123,10 @@ def create_app(settings: Settings | None = None) -> Starlette:
         worker_task = None
         worker = None
         if settings.run_worker:
-            from service.worker import Worker
+            from service.runner import make_worker
 
             runtime.wake = asyncio.Event()
-            worker = Worker(engine, settings, wake=runtime.wake)
+            worker = make_worker(engine, settings, wake=runtime.wake)
             worker_task = asyncio.create_task(worker.run())
         try:
             yield
