@@ -94,7 +94,8 @@ class Leases:
             await store.add_events(conn, [(r.id, "claimed", {"owner": self.owner}) for r in rows])
             return rows
 
-        rows: list[Row[Any]] = await db.transaction(self.engine, work)
+        # Safe to retry after a failover: an uncommitted claim changed nothing.
+        rows: list[Row[Any]] = await db.transaction(self.engine, work, failover_retry=True)
         return rows
 
     async def heartbeat(self, ids: list[str]) -> None:
@@ -110,6 +111,7 @@ class Leases:
                 )
                 .values(lease_expires_at=expiry)
             ),
+            failover_retry=True,  # idempotent: extending a lease twice is extending it once
         )
 
     async def reap(self) -> int:
