@@ -26,10 +26,10 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from sqlalchemy import event, text  # noqa: E402
-from sqlalchemy.ext.asyncio import create_async_engine  # noqa: E402
+from sqlalchemy import event, text
+from sqlalchemy.ext.asyncio import create_async_engine
 
-from tests.support.mariadb import MariaDB, tools_present  # noqa: E402
+from tests.support.mariadb import MariaDB, tools_present
 
 CHECK = "SELECT @@global.read_only, @@global.innodb_read_only"
 

@@ -217,11 +217,11 @@ async def transaction(
     def retryable(error: BaseException) -> bool:
         if _retryable(error):
             return True
-        if failover_retry and phase["at"] == "work" and phase["failovers"] == 0:
-            if is_failover(error):
-                phase["failovers"] = 1
-                log.info("retrying once on a fresh connection after %s", type(error).__name__)
-                return True
+        first_failover = failover_retry and phase["at"] == "work" and phase["failovers"] == 0
+        if first_failover and is_failover(error):
+            phase["failovers"] = 1
+            log.info("retrying once on a fresh connection after %s", type(error).__name__)
+            return True
         return False
 
     async for attempt in AsyncRetrying(

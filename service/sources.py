@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import zlib
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Callable, Coroutine
 from typing import Any
 
 from sqlalchemy import select
@@ -22,7 +22,7 @@ from service.tables import raw_batches
 # job, dataset -> chunks of records
 Source = Callable[[Row[Any], Dataset], AsyncIterator[list[Any]]]
 # Runs beside the worker until `stopping` is set, setting `wake` when it queued jobs.
-Feed = Callable[[asyncio.Event, asyncio.Event], Awaitable[None]]
+Feed = Callable[[asyncio.Event, asyncio.Event], Coroutine[Any, Any, None]]
 
 
 def api_batches(engine: AsyncEngine, settings: Settings) -> Source:

@@ -24,7 +24,7 @@ from sqlalchemy.engine import Row
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from service import db, logs, metrics, store
-from service.jobqueue import Leases, LeaseLost, Permanent, backoff
+from service.jobqueue import LeaseLost, Leases, Permanent, backoff
 from service.records import BadInput, Dataset, record_key, validation_errors
 from service.settings import Settings
 from service.sources import Feed, Source, api_batches
@@ -64,7 +64,9 @@ class Worker:
         self.stopping = asyncio.Event()
         self.is_mysql = engine.dialect.name != "sqlite"
         self.leases = Leases(engine, settings, self.owner)
-        self.sources = dict(sources) if sources is not None else {"api": api_batches(engine, settings)}
+        self.sources = (
+            dict(sources) if sources is not None else {"api": api_batches(engine, settings)}
+        )
         self.feeds = list(feeds)
 
     # ---- the loops ---------------------------------------------------------------------------

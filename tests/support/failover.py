@@ -61,7 +61,9 @@ class EndpointProxy:
 
         return asyncio.run_coroutine_threadsafe(drop(), self.loop).result(10)
 
-    async def _session(self, client_r: asyncio.StreamReader, client_w: asyncio.StreamWriter) -> None:
+    async def _session(
+        self, client_r: asyncio.StreamReader, client_w: asyncio.StreamWriter
+    ) -> None:
         try:
             server_r, server_w = await asyncio.open_connection("127.0.0.1", self.target)
         except OSError:
@@ -69,9 +71,7 @@ class EndpointProxy:
             return
         self.sessions.update((client_w, server_w))
         try:
-            await asyncio.gather(
-                self._pipe(client_r, server_w), self._pipe(server_r, client_w)
-            )
+            await asyncio.gather(self._pipe(client_r, server_w), self._pipe(server_r, client_w))
         finally:
             for writer in (client_w, server_w):
                 self.sessions.discard(writer)
@@ -206,7 +206,9 @@ class ReplicatedPair:
 
 
 def kill_sessions(server: MariaDB, user: str = "ingest") -> None:
-    ids = server.sql(f"SELECT id FROM information_schema.processlist WHERE user = '{user}'")
+    ids = server.sql(
+        f"SELECT id FROM information_schema.processlist WHERE user = '{user}'"  # noqa: S608
+    )
     for ident in ids.split():
         with contextlib.suppress(Exception):
             server.sql(f"KILL CONNECTION {int(ident)}")
@@ -237,7 +239,9 @@ def writer_crash(pair: ReplicatedPair, proxy: EndpointProxy) -> float:
 
 
 @contextlib.contextmanager
-def failover_rig(base: Path, semi_sync: bool = False) -> Iterator[tuple[ReplicatedPair, EndpointProxy]]:
+def failover_rig(
+    base: Path, semi_sync: bool = False
+) -> Iterator[tuple[ReplicatedPair, EndpointProxy]]:
     """A started pair and a proxy pointing at its writer; both stopped at exit."""
     pair = ReplicatedPair(base, semi_sync=semi_sync)
     proxy = None
