@@ -14,7 +14,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from service import db, store
+from service import db, dberrors, store
 from service.auth import ApiKey
 from service.errors import ApiError, unavailable
 from service.jsonutil import JSONError, JSONResponse, loads
@@ -74,6 +74,7 @@ async def guarded(runtime: State, awaitable: Any) -> Any:
         raise
     except Exception as error:
         if db.is_unavailable(error):
+            dberrors.report(error)
             raise unavailable() from None
         raise
 

@@ -11,6 +11,7 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncConnection
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.requests import Request
@@ -29,10 +30,15 @@ from service.writer import GroupWriter
 log = logging.getLogger("service.app")
 
 
+class ReadOnly(Exception):
+    """The database answers but refuses writes: a reader (e.g. the old Aurora writer)."""
+
+
 async def health(request: Request) -> Response:
-    """For the ALB: a database round trip with a short timeout. Concurrent checks share one
-    round trip, and a result is reused for `health_cache_seconds` (0.1 s): a burst of checks
-    costs the database one query, not one each."""
+    """For the ALB: a database round trip with a short timeout, then the checks on what it
+    answered (writable). Concurrent checks share one round trip, and a result is reused for
+    `health_cache_seconds` (0.1 s): a burst of checks costs the database one query, not one
+    each."""
     runtime: State = request.app.state.runtime
     reason = await _checked(runtime)
     if reason is not None:
@@ -41,7 +47,7 @@ async def health(request: Request) -> Response:
                 "status": "unavailable",
                 "error": {
                     "code": "service_unavailable",
-                    "message": f"database unreachable ({reason})",
+                    "message": reason,
                     "details": None,
                 },
             },
@@ -52,7 +58,7 @@ async def health(request: Request) -> Response:
 
 
 async def _checked(runtime: State) -> str | None:
-    """None if the database answered, else the reason."""
+    """None if the database answered and passed every check, else the reason."""
     now = time.monotonic()
     cached = runtime.health
     if cached is not None and now - cached[0] < runtime.settings.health_cache_seconds:
@@ -66,8 +72,11 @@ async def _probe(runtime: State) -> str | None:
     try:
         await asyncio.wait_for(_ping(runtime), runtime.settings.health_timeout)
         reason = None
+    except ReadOnly as error:
+        reason = f"database read-only ({error})"
     except Exception as error:  # any failure is "not healthy", with the reason
-        reason = "database timeout" if isinstance(error, TimeoutError) else type(error).__name__
+        cause = "database timeout" if isinstance(error, TimeoutError) else type(error).__name__
+        reason = f"database unreachable ({cause})"
     runtime.health = (time.monotonic(), reason)
     return reason
 
@@ -76,7 +85,21 @@ async def _ping(runtime: State) -> None:
     async with runtime.engine.connect() as conn:
         if runtime.engine.dialect.name == "sqlite":
             conn = await conn.execution_options(sqlite_begin="DEFERRED")
-        await conn.execute(text("SELECT 1"))
+            await conn.execute(text("SELECT 1"))
+            return
+        await _check_writable(conn)
+
+
+async def _check_writable(conn: AsyncConnection) -> None:
+    """Raise ReadOnly on a reader. `innodb_read_only` is what an Aurora MySQL reader sets;
+    `read_only` is what a MariaDB/MySQL replica (and our failover tests) set. The pool is then
+    invalidated, so the next check (and the next request) connects afresh: once the cluster
+    endpoint points at the new writer, the instance is healthy again."""
+    row = (await conn.execute(text("SELECT @@global.read_only, @@global.innodb_read_only"))).one()
+    if row[0] or row[1]:
+        await db.invalidate_pool(conn)
+        flag = "innodb_read_only" if row[1] else "read_only"
+        raise ReadOnly(f"{flag} is ON: the endpoint reaches a reader")
 
 
 async def health_live(_request: Request) -> Response:
@@ -123,10 +146,10 @@ def create_app(settings: Settings | None = None) -> Starlette:
         worker_task = None
         worker = None
         if settings.run_worker:
-            from service.worker import Worker
+            from service.runner import make_worker
 
             runtime.wake = asyncio.Event()
-            worker = Worker(engine, settings, wake=runtime.wake)
+            worker = make_worker(engine, settings, wake=runtime.wake)
             worker_task = asyncio.create_task(worker.run())
         try:
             yield

@@ -105,7 +105,7 @@ def worker(
     concurrency: int = typer.Option(None, min=1, max=64, help="Jobs processed at once."),
 ) -> None:
     """Process queued jobs until SIGTERM (in-flight jobs finish or are released)."""
-    from service.worker import run_worker
+    from service.runner import run_worker
 
     settings = _settings()
     logs.configure()

@@ -31,6 +31,15 @@ T = TypeVar("T")
 
 MYSQL_AUTH_ERRORS = {1044, 1045, 1698}
 MYSQL_RETRYABLE = {1205, 1213}  # lock wait timeout, deadlock
+# The server is (now) a reader: after an Aurora failover the old writer comes back as one.
+# 1290 is ER_OPTION_PREVENTS_STATEMENT, read-only only when its message says so.
+MYSQL_READ_ONLY = {1290, 1836, 1792}  # --read-only, read-only mode, read-only transaction
+# Lost connection: server gone away, lost during query, connection lost (SQLAlchemy's MySQL
+# dialect already counts these as disconnects; listed here to classify them).
+MYSQL_CONNECTION_LOST = {2006, 2013, 2055}
+# asyncmy's form of a connection reset while connecting (its _set_keep_alive finds the
+# transport already closed); it raises this RuntimeError unwrapped, not a DBAPI error.
+ASYNCMY_RESET_ON_CONNECT = "Transport does not expose socket instance"
 
 
 def utcnow() -> datetime:
@@ -64,6 +73,47 @@ def mysql_error_code(error: BaseException) -> int | None:
     return None
 
 
+def is_read_only_error(error: BaseException) -> bool:
+    code = mysql_error_code(error)
+    if code not in MYSQL_READ_ONLY:
+        return False
+    return code != 1290 or "read-only" in str(getattr(error, "orig", error)).lower()
+
+
+def is_connection_lost(error: BaseException) -> bool:
+    """A lost connection, in the driver's words (MySQL codes) or asyncio's (the socket)."""
+    if mysql_error_code(error) in MYSQL_CONNECTION_LOST:
+        return True
+    original = getattr(error, "orig", None) or error
+    if isinstance(original, RuntimeError) and ASYNCMY_RESET_ON_CONNECT in str(original):
+        return True
+    return isinstance(original, ConnectionError | asyncio.IncompleteReadError | BrokenPipeError)
+
+
+def _failover_events(engine: AsyncEngine) -> None:
+    """Read-only errors and lost connections are disconnects: SQLAlchemy then invalidates the
+    connection (never returned to the pool) and the pool itself, so every connection opened
+    before is replaced at its next checkout instead of being handed out again. Without this a
+    pool filled during a failover's DNS window keeps writing to the old writer (error 1290)
+    until pool_recycle, because pre-ping's ping succeeds on a read-only server."""
+
+    @event.listens_for(engine.sync_engine, "handle_error")
+    def _disconnect(context: Any) -> None:
+        error = context.original_exception
+        if is_read_only_error(error) or is_connection_lost(error):
+            context.is_disconnect = True
+            context.invalidate_pool_on_disconnect = True
+
+
+async def invalidate_pool(conn: AsyncConnection) -> None:
+    """What SQLAlchemy does on a disconnect, for a read-only server found without an error
+    (the health check): drop this connection and make the pool replace every connection
+    opened before it. `Pool._invalidate` is the call Connection._handle_dbapi_exception makes."""
+    pooled = await conn.get_raw_connection()
+    conn.sync_engine.pool._invalidate(pooled, _checkin=False)
+    await conn.invalidate()
+
+
 def create_engine(settings: Settings) -> AsyncEngine:
     url = database_url(settings)
     if url.get_backend_name() == "sqlite":
@@ -86,6 +136,7 @@ def create_engine(settings: Settings) -> AsyncEngine:
         isolation_level="READ COMMITTED",
         connect_args={"connect_timeout": settings.db_connect_timeout},
     )
+    _failover_events(engine)
     if settings.database_secret_arn:
         _secret_password(engine, settings)
     return engine
@@ -130,6 +181,8 @@ def is_unavailable(error: BaseException) -> bool:
     """The database cannot be reached right now (the caller answers 503, the worker waits)."""
     if isinstance(error, OperationalError | InterfaceError | PoolTimeout | TimeoutError | OSError):
         return True
+    if is_connection_lost(error):
+        return True
     return isinstance(error, DBAPIError) and bool(error.connection_invalidated)
 
 
@@ -141,21 +194,50 @@ def _retryable(error: BaseException) -> bool:
     return isinstance(error, OperationalError) and "database is locked" in str(error)
 
 
+def is_failover(error: BaseException) -> bool:
+    """The connection was dropped as a disconnect (read-only server, lost connection)."""
+    return isinstance(error, DBAPIError) and bool(error.connection_invalidated)
+
+
 async def transaction(
     engine: AsyncEngine,
     work: Callable[[AsyncConnection], Any],
     attempts: int = 4,
+    *,
+    failover_retry: bool = False,
 ) -> Any:
-    """Run `work(conn)` in one transaction; retry deadlocks, lock timeouts and auth failures."""
+    """Run `work(conn)` in one transaction; retry deadlocks, lock timeouts and auth failures.
+
+    With `failover_retry` (for work that is safe to run again: nothing it did is visible until
+    COMMIT), a transaction whose connection was dropped as a disconnect *before* COMMIT is run
+    once more on a fresh connection. A failure during COMMIT is never retried: whether it
+    committed is unknown, so the caller answers 503 and the client decides."""
+    phase = {"at": "work", "failovers": 0}
+
+    def retryable(error: BaseException) -> bool:
+        if _retryable(error):
+            return True
+        first_failover = failover_retry and phase["at"] == "work" and phase["failovers"] == 0
+        if first_failover and is_failover(error):
+            phase["failovers"] = 1
+            log.info("retrying once on a fresh connection after %s", type(error).__name__)
+            return True
+        return False
+
     async for attempt in AsyncRetrying(
-        retry=retry_if_exception(_retryable),
-        stop=stop_after_attempt(attempts),
+        retry=retry_if_exception(retryable),
+        stop=stop_after_attempt(attempts + (1 if failover_retry else 0)),
         wait=wait_random_exponential(multiplier=0.05, max=1),
         reraise=True,
     ):
         with attempt:
-            async with engine.begin() as conn:
-                return await work(conn)
+            phase["at"] = "work"
+            async with engine.connect() as conn:
+                async with conn.begin() as trans:
+                    result = await work(conn)
+                    phase["at"] = "commit"
+                    await trans.commit()
+                return result
     raise AssertionError("unreachable")
 
 

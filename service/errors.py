@@ -11,6 +11,7 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
 
+from service import dberrors
 from service.db import is_unavailable
 from service.jsonutil import JSONResponse
 
@@ -75,7 +76,7 @@ async def http_error(_request: Request, exc: Exception) -> Response:
 
 async def unhandled(_request: Request, exc: Exception) -> Response:
     if is_unavailable(exc):
-        log.warning("database unavailable: %s", type(exc).__name__)
+        dberrors.report(exc)
         error = unavailable()
         return error_response(error.status, error.code, error.message, None, error.headers)
     log.exception("unhandled error")

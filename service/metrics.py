@@ -27,6 +27,13 @@ RECORDS_PROCESSED = Counter(
 RECORDS_FAILED = Counter(
     "ingest_records_failed", "Records rejected by this process's worker", registry=registry
 )
+DB_ERRORS = Counter(
+    "ingest_db_errors",
+    "Requests answered 503 because of the database, by kind (read_only, connection_lost,"
+    " timeout, pool_exhausted, unreachable)",
+    ["kind"],
+    registry=registry,
+)
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 

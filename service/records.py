@@ -113,17 +113,29 @@ def parse_body(body: bytes, kind: str, dataset: Dataset, max_depth: int) -> list
     raise BadInput(f"unsupported content type {kind!r}")
 
 
-def iter_ndjson(lines: Iterable[bytes], max_depth: int) -> Iterator[dict[str, Any]]:
+def iter_ndjson(
+    lines: Iterable[bytes], max_depth: int, *, bad_lines: str = "raise"
+) -> Iterator[Any]:
+    """The records of NDJSON `lines`. A line that is not a JSON object raises BadInput
+    (`bad_lines="raise"`: a request body is all or nothing) or is yielded as a BadInput in the
+    record's place (`bad_lines="yield"`: one bad line of an S3 object is a per-record error)."""
+    if bad_lines not in ("raise", "yield"):
+        raise ValueError(f"bad_lines is 'raise' or 'yield', not {bad_lines!r}")
     for number, line in enumerate(lines, start=1):
         if not line.strip():
             continue
         try:
             record = jsonutil.loads(line, max_depth)
         except jsonutil.JSONError as error:
-            raise BadInput(f"line {number}: {error}", {"line": number}) from None
-        if not isinstance(record, dict):
-            raise BadInput(f"line {number}: a record must be a JSON object", {"line": number})
-        yield record
+            problem = BadInput(f"line {number}: {error}", {"line": number})
+        else:
+            if isinstance(record, dict):
+                yield record
+                continue
+            problem = BadInput(f"line {number}: a record must be a JSON object", {"line": number})
+        if bad_lines == "raise":
+            raise problem
+        yield problem
 
 
 def iter_csv(lines: Iterable[str], dataset: Dataset) -> Iterator[dict[str, Any]]:

@@ -8,7 +8,7 @@ import asyncio
 import codecs
 import logging
 from collections.abc import AsyncIterator, Iterator
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from urllib.parse import unquote_plus
 
 import orjson
@@ -16,13 +16,12 @@ from botocore.exceptions import BotoCoreError, ClientError
 from sqlalchemy.engine import Row
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from service import db, jsonutil, store
+from service import db, store
 from service.aws import client
-from service.records import CSV, NDJSON, BadInput, Dataset, iter_csv
+from service.jobqueue import Permanent, take
+from service.records import CSV, NDJSON, BadInput, Dataset, iter_csv, iter_ndjson
 from service.settings import Settings
-
-if TYPE_CHECKING:
-    from service.worker import Worker
+from service.sources import Feed, Source
 
 log = logging.getLogger("service.triggers")
 PERMANENT_S3_CODES = {
@@ -94,11 +93,22 @@ def jobs_from_message(message_id: str, body: str) -> list[dict[str, Any]]:
     return result
 
 
-async def poll_sqs(engine: AsyncEngine, settings: Settings, worker: Worker) -> None:
+def sqs_feed(engine: AsyncEngine, settings: Settings) -> Feed:
+    """The worker's feed of S3 events: each SQS message becomes jobs (see `poll_sqs`)."""
+
+    async def feed(stopping: asyncio.Event, wake: asyncio.Event) -> None:
+        await poll_sqs(engine, settings, stopping, wake)
+
+    return feed
+
+
+async def poll_sqs(
+    engine: AsyncEngine, settings: Settings, stopping: asyncio.Event, wake: asyncio.Event
+) -> None:
     sqs = client("sqs", settings)
     url = settings.sqs_queue_url
     pause = 0.0
-    while not worker.stopping.is_set():
+    while not stopping.is_set():
         if pause:
             await asyncio.sleep(pause)
         try:
@@ -136,7 +146,7 @@ async def poll_sqs(engine: AsyncEngine, settings: Settings, worker: Worker) -> N
             await asyncio.to_thread(
                 sqs.delete_message, QueueUrl=url, ReceiptHandle=message["ReceiptHandle"]
             )
-            worker.wake.set()
+            wake.set()
 
 
 def _split(source_ref: str) -> tuple[str, str]:
@@ -155,22 +165,21 @@ def _records(lines: Iterator[bytes], kind: str, dataset: Dataset, max_depth: int
         text_lines = (decoder.decode(line) for line in lines)
         yield from iter_csv(text_lines, dataset)
         return
-    for number, line in enumerate(lines, start=1):
-        if not line.strip():
-            continue
-        try:
-            record = jsonutil.loads(line, max_depth)
-        except jsonutil.JSONError as error:
-            yield BadInput(f"line {number}: {error}")
-            continue
-        yield record if isinstance(record, dict) else BadInput(f"line {number}: not an object")
+    yield from iter_ndjson(lines, max_depth, bad_lines="yield")
+
+
+def s3_objects(settings: Settings) -> Source:
+    """The worker's source for `s3` jobs: the object, streamed in chunks."""
+
+    def chunks(job: Row[Any], dataset: Dataset) -> AsyncIterator[list[Any]]:
+        return s3_records(job, dataset, settings)
+
+    return chunks
 
 
 async def s3_records(
     job: Row[Any], dataset: Dataset, settings: Settings
 ) -> AsyncIterator[list[Any]]:
-    from service.worker import Permanent, take
-
     bucket, key = _split(job.source_ref or "")
     s3 = client("s3", settings)
     try:

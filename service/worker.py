@@ -1,9 +1,7 @@
-"""The worker: claims queued jobs in batches, holds a lease with a heartbeat, validates and
-upserts records by key, completes with a fenced update, retries with backoff, reaps expired
-leases, and on SIGTERM finishes (or releases) what it holds.
-
-Claiming: `SELECT ... FOR UPDATE SKIP LOCKED` on MySQL/MariaDB (READ COMMITTED, so no gap
-locks); `BEGIN IMMEDIATE` on SQLite (set by service.db for every write transaction)."""
+"""The worker: claims queued jobs in batches, holds a lease with a heartbeat, reads each job's
+records from the source it is given for the job's kind (service.sources), validates and upserts
+them by key, completes with a fenced update, retries with backoff, reaps expired leases, and on
+SIGTERM finishes (or releases) what it holds. The lease machinery is service.jobqueue."""
 
 from __future__ import annotations
 
@@ -12,35 +10,28 @@ import contextlib
 import functools
 import logging
 import os
-import random
 import socket
-import zlib
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
 import orjson
-from sqlalchemy import and_, case, func, select, update
+from sqlalchemy import update
 from sqlalchemy.dialects.mysql import insert as mysql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Row
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from service import db, logs, metrics, store
-from service.records import BadInput, Dataset, parse_body, record_key, validation_errors
+from service.jobqueue import LeaseLost, Leases, Permanent, backoff
+from service.records import BadInput, Dataset, record_key, validation_errors
 from service.settings import Settings
-from service.tables import jobs, raw_batches, records
+from service.sources import Feed, Source, api_batches
+from service.tables import jobs, records
 
+__all__ = ["LeaseLost", "Permanent", "Worker", "backoff"]
 log = logging.getLogger("service.worker")
-
-
-class LeaseLost(Exception):
-    """Another worker owns the job now (our lease expired): drop it, write nothing."""
-
-
-class Permanent(Exception):
-    """Retrying cannot help (unreadable input, unknown dataset): the job is dead."""
 
 
 @dataclass
@@ -51,11 +42,6 @@ class Outcome:
     rows: list[dict[str, Any]] = field(default_factory=list)
 
 
-def backoff(attempt: int, base: float, cap: float) -> float:
-    """Exponential backoff with full jitter (AWS architecture blog): U(0, min(cap, base*2^n))."""
-    return random.uniform(0, min(cap, base * 2 ** max(attempt - 1, 0)))
-
-
 class Worker:
     def __init__(
         self,
@@ -64,7 +50,11 @@ class Worker:
         *,
         concurrency: int | None = None,
         wake: asyncio.Event | None = None,
+        sources: Mapping[str, Source] | None = None,
+        feeds: Sequence[Feed] = (),
     ) -> None:
+        """`sources` maps a job's `source` to where its records are read from (default: only
+        API batches); `feeds` run beside the worker and queue jobs (e.g. the SQS poller)."""
         self.engine = engine
         self.settings = settings
         self.concurrency = concurrency or settings.worker_concurrency
@@ -73,6 +63,11 @@ class Worker:
         self.inflight: dict[str, asyncio.Task[None]] = {}
         self.stopping = asyncio.Event()
         self.is_mysql = engine.dialect.name != "sqlite"
+        self.leases = Leases(engine, settings, self.owner)
+        self.sources = (
+            dict(sources) if sources is not None else {"api": api_batches(engine, settings)}
+        )
+        self.feeds = list(feeds)
 
     # ---- the loops ---------------------------------------------------------------------------
 
@@ -84,10 +79,7 @@ class Worker:
             asyncio.create_task(self._every(self.settings.reaper_seconds, self.reap)),
             asyncio.create_task(self._every(self.settings.metrics_interval_seconds, self.report)),
         ]
-        if self.settings.sqs_queue_url:
-            from service.triggers import poll_sqs
-
-            helpers.append(asyncio.create_task(poll_sqs(self.engine, self.settings, self)))
+        helpers += [asyncio.create_task(feed(self.stopping, self.wake)) for feed in self.feeds]
         try:
             await self._claim_loop()
         finally:
@@ -159,123 +151,21 @@ class Worker:
     # ---- claim, heartbeat, reap, release ------------------------------------------------------
 
     async def claim(self, limit: int) -> list[Row[Any]]:
-        async def work(conn: AsyncConnection) -> list[Row[Any]]:
-            now = db.utcnow()
-            query = (
-                select(jobs.c.id)
-                .where(jobs.c.status == "queued", jobs.c.available_at <= now)
-                .order_by(jobs.c.available_at)
-                .limit(limit)
-                .with_for_update(skip_locked=True)
-            )
-            ids = [row.id for row in await conn.execute(query)]
-            if not ids:
-                return []
-            await conn.execute(
-                update(jobs)
-                .where(jobs.c.id.in_(ids), jobs.c.status == "queued")
-                .values(
-                    status="running",
-                    lease_owner=self.owner,
-                    lease_expires_at=now + timedelta(seconds=self.settings.lease_seconds),
-                    attempts=jobs.c.attempts + 1,
-                    started_at=func.coalesce(jobs.c.started_at, now),
-                    updated_at=now,
-                )
-            )
-            rows = list(await conn.execute(select(jobs).where(jobs.c.id.in_(ids))))
-            await store.add_events(conn, [(r.id, "claimed", {"owner": self.owner}) for r in rows])
-            return rows
-
-        rows: list[Row[Any]] = await db.transaction(self.engine, work)
-        return rows
+        return await self.leases.claim(limit)
 
     async def heartbeat(self) -> None:
-        ids = list(self.inflight)
-        if not ids:
-            return
-        now = db.utcnow()
-        await db.transaction(
-            self.engine,
-            lambda conn: conn.execute(
-                update(jobs)
-                .where(
-                    jobs.c.id.in_(ids), jobs.c.lease_owner == self.owner, jobs.c.status == "running"
-                )
-                .values(lease_expires_at=now + timedelta(seconds=self.settings.lease_seconds))
-            ),
-        )
+        await self.leases.heartbeat(list(self.inflight))
 
     async def reap(self) -> None:
-        """Re-queue jobs whose lease expired (their worker died); dead after max attempts."""
-
-        async def work(conn: AsyncConnection) -> int:
-            now = db.utcnow()
-            query = (
-                select(jobs.c.id, jobs.c.lease_owner)
-                .where(jobs.c.status == "running", jobs.c.lease_expires_at < now)
-                .limit(500)
-                .with_for_update(skip_locked=True)
-            )
-            expired = list(await conn.execute(query))
-            if not expired:
-                return 0
-            ids = [row.id for row in expired]
-            await conn.execute(
-                update(jobs)
-                .where(
-                    jobs.c.id.in_(ids), jobs.c.status == "running", jobs.c.lease_expires_at < now
-                )
-                .values(
-                    status=case(
-                        (jobs.c.attempts >= self.settings.max_attempts, "dead"), else_="queued"
-                    ),
-                    finished_at=case(
-                        (jobs.c.attempts >= self.settings.max_attempts, now), else_=None
-                    ),
-                    lease_owner=None,
-                    lease_expires_at=None,
-                    available_at=now,
-                    updated_at=now,
-                    last_error=func.concat("lease expired: worker ", jobs.c.lease_owner, " stopped")
-                    if self.is_mysql
-                    else "lease expired: " + jobs.c.lease_owner + " stopped",
-                )
-            )
-            await store.add_events(
-                conn, [(row.id, "lease_expired", {"owner": row.lease_owner}) for row in expired]
-            )
-            return len(ids)
-
-        count = await db.transaction(self.engine, work)
+        count = await self.leases.reap()
         if count:
             log.warning("re-queued %d job(s) whose lease expired", count)
             self.wake.set()
 
     async def release(self, ids: list[str]) -> None:
-        """Give jobs back (shutdown): queued again, this attempt not counted."""
-        if not ids:
-            return
-        now = db.utcnow()
-        await db.transaction(
-            self.engine,
-            lambda conn: conn.execute(
-                update(jobs)
-                .where(
-                    jobs.c.id.in_(ids), jobs.c.lease_owner == self.owner, jobs.c.status == "running"
-                )
-                .values(
-                    status="queued",
-                    lease_owner=None,
-                    lease_expires_at=None,
-                    attempts=jobs.c.attempts - 1,
-                    available_at=now,
-                    updated_at=now,
-                    last_error="released by a stopping worker",
-                )
-            ),
-        )
-        log.info("released %d job(s)", len(ids))
+        await self.leases.release(ids)
+        if ids:
+            log.info("released %d job(s)", len(ids))
 
     async def report(self) -> None:
         async def work(conn: AsyncConnection) -> tuple[dict[str, int], int]:
@@ -290,14 +180,6 @@ class Worker:
         )
 
     # ---- one job ------------------------------------------------------------------------------
-
-    def _fence(self, job_id: str) -> Any:
-        return and_(
-            jobs.c.id == job_id,
-            jobs.c.lease_owner == self.owner,
-            jobs.c.status == "running",
-            jobs.c.lease_expires_at > db.utcnow(),
-        )
 
     async def _run_job(self, job: Row[Any]) -> None:
         job_token = logs.job_id.set(job.id)
@@ -320,28 +202,8 @@ class Worker:
             logs.dataset.reset(dataset_token)
 
     async def _finish_failed(self, job: Row[Any], reason: str, *, permanent: bool) -> None:
-        now = db.utcnow()
-        dead = permanent or job.attempts >= self.settings.max_attempts
-        delay = backoff(
-            job.attempts, self.settings.retry_base_seconds, self.settings.retry_max_seconds
-        )
-        values: dict[str, Any] = {
-            "status": "dead" if dead else "queued",
-            "lease_owner": None,
-            "lease_expires_at": None,
-            "last_error": reason,
-            "updated_at": now,
-            "available_at": now if dead else now + timedelta(seconds=delay),
-            "finished_at": now if dead else None,
-        }
-
-        async def work(conn: AsyncConnection) -> None:
-            result = await conn.execute(update(jobs).where(self._fence(job.id)).values(**values))
-            if result.rowcount:
-                await store.add_events(conn, [(job.id, "dead" if dead else "retry", reason)])
-
         try:
-            await db.transaction(self.engine, work)
+            dead = await self.leases.fail(job, reason, permanent=permanent)
         except Exception as error:
             log.warning("could not record the failure (%s); the lease will expire", error)
             return
@@ -390,34 +252,11 @@ class Worker:
             raise Permanent(f"dataset {name!r} is not registered")
         return store.dataset_from_row(row)
 
-    async def _chunks(self, job: Row[Any], dataset: Dataset) -> AsyncIterator[list[Any]]:
-        size = self.settings.chunk_records
-        if job.source == "s3":
-            from service.triggers import s3_records
-
-            async for chunk in s3_records(job, dataset, self.settings):
-                yield chunk
-            return
-        row = await db.read(
-            self.engine,
-            lambda conn: _first(
-                conn,
-                select(raw_batches.c.body, raw_batches.c.encoding).where(
-                    raw_batches.c.job_id == job.id
-                ),
-            ),
-        )
-        if row is None:
-            raise Permanent("the job's raw batch is missing")
-        body = zlib.decompress(row.body) if row.encoding == "zlib" else row.body
-        try:
-            items = parse_body(
-                body, job.content_type or "application/json", dataset, self.settings.max_json_depth
-            )
-        except BadInput as error:
-            raise Permanent(f"the stored batch cannot be read: {error}") from None
-        for start in range(0, len(items), size):
-            yield items[start : start + size]
+    def _chunks(self, job: Row[Any], dataset: Dataset) -> Any:
+        source = self.sources.get(job.source or "api")
+        if source is None:
+            raise Permanent(f"no source reads {job.source!r} jobs here")
+        return source(job, dataset)
 
     def _prepare(
         self, items: list[Any], dataset: Dataset, job_id: str, offset: int, validated: bool
@@ -483,7 +322,7 @@ class Worker:
                 records=seen,
                 last_error=None if total.processed or not seen else "every record was rejected",
             )
-        result = await conn.execute(update(jobs).where(self._fence(job.id)).values(**values))
+        result = await conn.execute(update(jobs).where(self.leases.fence(job.id)).values(**values))
         if result.rowcount != 1:
             raise LeaseLost(job.id)
         if first:
@@ -514,32 +353,3 @@ class Worker:
                 "updated_at": stmt2.excluded.updated_at,
             },
         )
-
-
-async def _first(conn: AsyncConnection, query: Any) -> Any:
-    return (await conn.execute(query)).first()
-
-
-def take(iterator: Iterator[Any], size: int) -> list[Any]:
-    chunk = []
-    for item in iterator:
-        chunk.append(item)
-        if len(chunk) >= size:
-            break
-    return chunk
-
-
-async def run_worker(settings: Settings, concurrency: int | None = None) -> None:
-    """`ingest-service worker`: until SIGTERM/SIGINT."""
-    import signal
-
-    metrics.ensure_emf_environment(settings.emf_environment)
-    engine = db.create_engine(settings)
-    worker = Worker(engine, settings, concurrency=concurrency)
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, worker.stop)
-    try:
-        await worker.run()
-    finally:
-        await engine.dispose()

@@ -59,7 +59,7 @@ class GroupWriter:
                 async def work(conn: AsyncConnection) -> None:
                     await store.insert_jobs(conn, job_rows, batch_rows)  # noqa: B023
 
-                await db.transaction(self.engine, work, attempts=2)
+                await db.transaction(self.engine, work, attempts=2, failover_retry=True)
             except Exception as error:
                 for _job, _batch, future in items:
                     if not future.done():

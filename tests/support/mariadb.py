@@ -28,6 +28,7 @@ class MariaDB:
     base: Path
     port: int = field(default_factory=free_port)
     password: str = PASSWORD
+    options: list[str] = field(default_factory=list)  # extra mariadbd options (replication)
 
     @property
     def socket(self) -> Path:
@@ -70,6 +71,7 @@ class MariaDB:
                 f"--log-error={self.base / 'error.log'}",
                 "--skip-name-resolve",
                 "--max-connections=500",
+                *self.options,
             ],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
@@ -90,7 +92,7 @@ class MariaDB:
             raise RuntimeError(f"mariadbd exited with {self._process.returncode}:\n{log}")
         return self.pid_file.exists() and port_open(self.port)
 
-    def sql(self, statements: str) -> str:
+    def sql(self, statements: str, column_names: bool = False) -> str:
         """Run SQL as root over the socket (root uses socket authentication)."""
         result = subprocess.run(
             [
@@ -98,7 +100,7 @@ class MariaDB:
                 "--no-defaults",
                 f"--socket={self.socket}",
                 "-uroot",
-                "-N",
+                *([] if column_names else ["-N"]),
                 "-e",
                 statements,
             ],
@@ -112,8 +114,14 @@ class MariaDB:
         self.sql(f"ALTER USER '{USER}'@'%' IDENTIFIED BY '{password}'")
         self.password = password
 
+    def kill(self) -> None:
+        """SIGKILL: the server dies as a crashed instance does, nothing flushed or closed."""
+        if self._process.poll() is None:
+            self._process.kill()
+            self._process.wait()
+
     def stop(self) -> None:
-        if not self.pid_file.exists():
+        if not self.pid_file.exists() or self._process.poll() is not None:
             return
         pid = int(self.pid_file.read_text().strip())
         os.kill(pid, signal.SIGTERM)
