@@ -238,23 +238,16 @@ async def post_records(request: Request) -> Response:
     )
     batch = {"job_id": job["id"], "content_type": kind, "created_at": job["created_at"]}
     batch.update(stored(body))
-    if idempotency_key is None:
-        await guarded(runtime, runtime.writer.submit(job, batch))
-    else:
-        inserted, existing = await guarded(
-            runtime,
-            db.transaction(runtime.engine, lambda c: store.insert_job_once(c, job, batch)),
-        )
-        if not inserted:
-            assert existing is not None
-            if existing.request_hash != job["request_hash"]:
-                raise ApiError(
-                    409,
-                    "idempotency_conflict",
-                    "this Idempotency-Key was used for a different request",
-                    {"job_id": existing.id},
-                )
-            return JSONResponse({"job_id": existing.id, "records": existing.records}, 200)
+    holder = await guarded(runtime, runtime.writer.submit(job, batch))
+    if holder is not None:  # the Idempotency-Key was used before: nothing new was stored
+        if holder.request_hash != job["request_hash"]:
+            raise ApiError(
+                409,
+                "idempotency_conflict",
+                "this Idempotency-Key was used for a different request",
+                {"job_id": holder.id},
+            )
+        return JSONResponse({"job_id": holder.id, "records": holder.records}, 200)
     runtime.wake_worker()
     return JSONResponse({"job_id": job["id"], "records": len(items)}, status_code=202)
 
