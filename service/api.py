@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import re
 import time
 import zlib
@@ -78,24 +79,52 @@ async def guarded(runtime: State, awaitable: Any) -> Any:
         raise
 
 
+# Like nginx's lingering close: a client may send its whole body before it reads the answer
+# (Python's urllib does), and closing a socket with unread data in it makes the kernel send a
+# reset that destroys the 413 in flight. So the rest of the body is read and discarded first,
+# within these bounds; beyond them the connection is closed as before.
+DRAIN_BYTES = 64 * 1024 * 1024
+DRAIN_SECONDS = 30.0
+
+
 async def read_body(request: Request, settings: Settings) -> bytes:
     limit = settings.max_body_bytes
     length = request.headers.get("content-length")
     too_large = ApiError(413, "payload_too_large", f"the body is larger than {limit} bytes")
     if length is not None:
         try:
-            if int(length) > limit:
-                raise too_large
+            declared = int(length)
         except ValueError:
             raise ApiError(400, "bad_request", "invalid Content-Length") from None
+        if declared > limit:
+            await discard_body(request, declared)
+            raise too_large
     chunks: list[bytes] = []
     size = 0
     async for chunk in request.stream():
         size += len(chunk)
         if size > limit:
+            await discard_body(request, None, size)
             raise too_large
         chunks.append(chunk)
     return b"".join(chunks)
+
+
+async def discard_body(request: Request, declared: int | None, received: int = 0) -> None:
+    """Read and drop what is left of the body (see DRAIN_BYTES)."""
+    if received == 0 and request.headers.get("expect", "").lower() == "100-continue":
+        return  # the client waits for our answer before it sends the body: it sends none
+    if declared is not None and declared > DRAIN_BYTES:
+        return
+    with contextlib.suppress(TimeoutError):
+        async with asyncio.timeout(DRAIN_SECONDS):
+            while received <= DRAIN_BYTES:
+                message = await request.receive()
+                if message["type"] != "http.request":
+                    return  # the client went away
+                received += len(message.get("body", b""))
+                if not message.get("more_body", False):
+                    return
 
 
 async def json_body(request: Request, settings: Settings) -> Any:
