@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import hashlib
 import os
 import re
@@ -28,6 +29,7 @@ import sys
 import tempfile
 import time
 import urllib.request
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -185,6 +187,35 @@ def wrk_post(
     return float(match.group(1)), int(count.group(1))
 
 
+@contextlib.contextmanager
+def profiled(name: str, parent: int, folder: Path, seconds: int) -> Iterator[None]:
+    """`py-spy record` of the first uvicorn worker of `parent` while the block runs."""
+    folder.mkdir(parents=True, exist_ok=True)
+    children = Path(f"/proc/{parent}/task/{parent}/children").read_text().split()
+    worker = max(int(pid) for pid in children)  # the last spawned: a worker, not the tracker
+    output = folder / f"{name.replace(' ', '-')}.txt"
+    spy = subprocess.Popen(
+        [
+            str(Path(sys.executable).parent / "py-spy"),
+            "record",
+            "--pid",
+            str(worker),
+            "--duration",
+            str(seconds),
+            "--format",
+            "raw",
+            "--nonblocking",
+            "--output",
+            str(output),
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    yield
+    spy.wait(timeout=seconds + 30)
+    print(f"  profile of {name}: {output}", flush=True)
+
+
 async def bulk_posts(base: str, dataset: str, requests: int, concurrency: int) -> float:
     import httpx
 
@@ -290,6 +321,12 @@ def main() -> int:
     )
     parser.add_argument("--seconds", type=int, default=10, help="wrk duration per HTTP run")
     parser.add_argument("--json", type=Path, help="also write the figures here")
+    parser.add_argument(
+        "--profile",
+        type=Path,
+        help="also profile one uvicorn worker of the service and of the floor with py-spy"
+        " (pip install py-spy) during an extra run each; collapsed stacks go to this folder",
+    )
     options = parser.parse_args()
     if not tools_present() or shutil.which("wrk") is None:
         print("make bench needs mariadb-server and wrk (make setup installs them)")
@@ -461,6 +498,19 @@ def main() -> int:
                     }
                 )
                 print(f"  {name}: {rps:,.0f} req/s (load {load:.1f})", flush=True)
+        if options.profile:
+            for name in ("floor", "service", "service keyed"):
+                target, headers, keyed, roots = configs[name]
+                with profiled(name, roots[0], options.profile, slice_seconds * 2):
+                    wrk_post(
+                        target,
+                        SINGLE,
+                        headers,
+                        slice_seconds * 2,
+                        64,
+                        tmp,
+                        keyed=f"profile-{name.replace(' ', '-')}" if keyed else None,
+                    )
         for process in (floor, fpm, nginx["php"], nginx["ingest"]):
             stop(process)
         single = {

@@ -14,12 +14,17 @@ import httpx
 import orjson
 import pytest
 from sqlalchemy import select
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from service import store
+from service.db import create_engine
 from service.migrate import migrate
 from service.settings import Settings
 from service.tables import jobs, raw_batches
+from service.writer import GroupWriter
 from tests.support.dbhelpers import run_db
+from tests.support.mariadb import MariaDB
 from tests.support.service import FAST, WRITE, Processes, http, register, unique
 
 pytestmark = pytest.mark.slow
@@ -181,3 +186,95 @@ def test_acknowledged_keyed_batches_survive_kill_9(url: str, processes: Processe
     for answer in [*acknowledged, *[a for a in retried if a is not None]]:
         key = answer.request.headers["idempotency-key"]
         assert answer.json()["job_id"] == stored[key][0]["id"]
+
+
+# ---- the store and the writer against MariaDB directly ----------------------------------------
+
+
+def test_a_key_held_by_an_uncommitted_transaction_is_waited_for_then_taken(
+    mariadb: MariaDB, mariadb_migrated: str
+) -> None:
+    """Across transactions InnoDB makes the later insert of a key wait for the earlier one: the
+    later transaction then sees the key taken and still stores its other jobs."""
+
+    async def main() -> None:
+        engine = create_engine(Settings(database_url=mariadb_migrated))
+        key = unique("race")
+        first = store.job_row("ds", records=1, idempotency_key=key, request_hash="a")
+        second = store.job_row("ds", records=2, idempotency_key=key, request_hash="b")
+        other = store.job_row("ds", records=3, idempotency_key=unique("race"), request_hash="c")
+        try:
+            async with engine.connect() as holder:
+                transaction = await holder.begin()
+                assert await store.insert_jobs_once(holder, [first], []) == {}
+
+                async def later() -> dict[str, store.KeyHolder]:
+                    async with engine.begin() as conn:
+                        return await store.insert_jobs_once(conn, [second, other], [])
+
+                waiting = asyncio.create_task(later())
+                probe = (
+                    "SELECT COUNT(*) FROM information_schema.INNODB_TRX"
+                    " WHERE trx_state = 'LOCK WAIT'"
+                )
+                while int(await asyncio.to_thread(mariadb.sql, probe)) == 0:
+                    await asyncio.sleep(0.02)  # waiting for the condition, not a timing
+                assert not waiting.done()
+                await transaction.commit()
+                taken = await waiting
+            assert taken == {second["id"]: store.KeyHolder(first["id"], 1, "a")}
+            async with engine.connect() as conn:
+                rows = await conn.execute(
+                    select(jobs.c.id).where(
+                        jobs.c.idempotency_key.in_([key, other["idempotency_key"]])
+                    )
+                )
+                assert sorted(row.id for row in rows) == sorted([first["id"], other["id"]])
+        finally:
+            await engine.dispose()
+
+    asyncio.run(main())
+
+
+def test_a_failing_request_costs_the_rest_of_its_batch_nothing(mariadb_migrated: str) -> None:
+    """A batch that fails for a reason other than a taken key is committed one by one."""
+
+    async def main() -> None:
+        engine = create_engine(Settings(database_url=mariadb_migrated))
+        writer = GroupWriter(engine, max_batch=16)
+        name = unique("bad")
+        good = [store.job_row(name, records=1) for _ in range(5)]
+        bad = store.job_row(name, records=1, content_type="x" * 100)  # jobs.content_type: 64
+        rows = [*good[:2], bad, *good[2:]]
+        batches = [
+            {
+                "job_id": j["id"],
+                "content_type": "a",
+                "body": b"{}",
+                "encoding": None,
+                "created_at": j["created_at"],
+            }
+            for j in rows
+        ]
+        # queued before the writer starts, so that all six land in one batch
+        futures = [
+            asyncio.ensure_future(writer.submit(j, b)) for j, b in zip(rows, batches, strict=True)
+        ]
+        await asyncio.sleep(0)
+        assert writer.queue.qsize() == 6
+        writer.start()
+        try:
+            results = await asyncio.gather(*futures, return_exceptions=True)
+        finally:
+            await writer.stop()
+            async with engine.connect() as conn:
+                stored = {
+                    row.id
+                    for row in await conn.execute(select(jobs.c.id).where(jobs.c.dataset == name))
+                }
+            await engine.dispose()
+        assert isinstance(results[2], DBAPIError)
+        assert [r for i, r in enumerate(results) if i != 2] == [None] * 5
+        assert stored == {j["id"] for j in good}
+
+    asyncio.run(main())
