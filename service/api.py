@@ -159,10 +159,22 @@ def limit_param(request: Request, settings: Settings) -> int:
 
 
 async def load_dataset(runtime: State, name: str) -> Dataset:
-    """The dataset (cached for a second: every POST needs it)."""
+    """The dataset (cached for a second: every POST needs it). Requests that miss the cache at
+    the same time share one read: when an entry expires under load, every request in flight
+    would otherwise read the dataset on its own."""
     cached = runtime.datasets.get(name)
     if cached and time.monotonic() - cached[0] < 1.0:
         return cached[1]
+    reading = runtime.dataset_reads.get(name)
+    if reading is None:
+        reading = asyncio.ensure_future(read_dataset(runtime, name))
+        runtime.dataset_reads[name] = reading
+        reading.add_done_callback(lambda _done: runtime.dataset_reads.pop(name, None))
+    dataset: Dataset = await asyncio.shield(reading)  # a waiter that gives up leaves the read be
+    return dataset
+
+
+async def read_dataset(runtime: State, name: str) -> Dataset:
     row = await guarded(runtime, db.read(runtime.engine, lambda c: store.get_dataset_row(c, name)))
     if row is None:
         raise ApiError(404, "not_found", f"dataset {name!r} is not registered")
