@@ -1,6 +1,7 @@
 """Idempotency-Key POSTs on the group commit, against a real `ingest-service serve` process:
 concurrent requests sharing keys (some with other bodies) end with one job per key and the
-answers the rules give; every acknowledged batch survives a kill -9 of the service."""
+answers the rules give; every acknowledged batch survives a kill -9 of the service. Then the
+store and the writer against MariaDB directly, and the S3 trigger's redeliveries."""
 
 from __future__ import annotations
 
@@ -10,22 +11,27 @@ import signal
 from pathlib import Path
 from typing import Any
 
+import boto3
 import httpx
 import orjson
 import pytest
 from sqlalchemy import select
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection
+from starlette.testclient import TestClient
 
+from opsctl.emulator import MotoServer
+from opsctl.processes import wait_for
 from service import store
+from service.app import create_app
 from service.db import create_engine
 from service.migrate import migrate
 from service.settings import Settings
 from service.tables import jobs, raw_batches
 from service.writer import GroupWriter
-from tests.support.dbhelpers import run_db
+from tests.support.dbhelpers import run_db, seed
 from tests.support.mariadb import MariaDB
-from tests.support.service import FAST, WRITE, Processes, http, register, unique
+from tests.support.service import FAST, READ, SCHEMA, WRITE, Processes, http, register, unique
 
 pytestmark = pytest.mark.slow
 
@@ -278,3 +284,48 @@ def test_a_failing_request_costs_the_rest_of_its_batch_nothing(mariadb_migrated:
         assert stored == {j["id"] for j in good}
 
     asyncio.run(main())
+
+
+def test_a_redelivered_s3_event_makes_one_job(
+    aws: MotoServer, database_url: str, make_settings: Any
+) -> None:
+    """Three deliveries of one S3 event, received together: one transaction, one job, and
+    every message deleted."""
+    s3, sqs = boto3.client("s3"), boto3.client("sqs")
+    bucket, name = unique("ingest"), unique("s3")
+    s3.create_bucket(Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": "eu-west-1"})
+    queue_url = sqs.create_queue(QueueName=unique("events"))["QueueUrl"]
+    key = f"{name}/batch.ndjson"
+    s3.put_object(Bucket=bucket, Key=key, Body=b'{"id": 1}\n{"id": 2}\n')
+    seed(database_url, name, [], SCHEMA)  # the dataset, before the worker sees the event
+    event = {
+        "Records": [
+            {
+                "eventName": "ObjectCreated:Put",
+                "s3": {"bucket": {"name": bucket}, "object": {"key": key, "sequencer": "0A1"}},
+            }
+        ]
+    }
+    for _ in range(3):  # queued before the worker starts: one receive can take them all
+        sqs.send_message(QueueUrl=queue_url, MessageBody=orjson.dumps(event).decode())
+    settings = make_settings(
+        sqs_queue_url=queue_url, aws_endpoint_url=aws.endpoint, sqs_wait_seconds=0
+    )
+
+    def queue_empty() -> bool:
+        attributes = sqs.get_queue_attributes(
+            QueueUrl=queue_url,
+            AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"],
+        )["Attributes"]
+        return all(value == "0" for value in attributes.values())
+
+    source_ref = f"s3://{bucket}/{key}"
+    with TestClient(create_app(settings)) as client:
+        wait_for(queue_empty, 30, "every SQS message deleted")
+
+        def matching() -> list[dict[str, Any]]:
+            page = client.get("/v1/jobs", params={"dataset": name}, headers=READ).json()
+            return [job for job in page["items"] if job["source_ref"] == source_ref]
+
+        wait_for(lambda: [j["status"] for j in matching()] == ["succeeded"], 30, "the job")
+        assert len(matching()) == 1
