@@ -169,9 +169,15 @@ async def load_dataset(runtime: State, name: str) -> Dataset:
     if reading is None:
         reading = asyncio.ensure_future(read_dataset(runtime, name))
         runtime.dataset_reads[name] = reading
-        reading.add_done_callback(lambda _done: runtime.dataset_reads.pop(name, None))
+        reading.add_done_callback(lambda done: forget_read(runtime, name, done))
     dataset: Dataset = await asyncio.shield(reading)  # a waiter that gives up leaves the read be
     return dataset
+
+
+def forget_read(runtime: State, name: str, done: asyncio.Future[Dataset]) -> None:
+    runtime.dataset_reads.pop(name, None)
+    if not done.cancelled():
+        done.exception()  # retrieved here too: every waiter may have given up
 
 
 async def read_dataset(runtime: State, name: str) -> Dataset:
