@@ -13,13 +13,14 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 PACKER = REPO / "packer" / "files"
-PHP_FPM = "/usr/sbin/php-fpm8.2"
+# Debian names the binary after the PHP version (php-fpm8.2 on bookworm).
+PHP_FPM = next(iter(sorted(Path("/usr/sbin").glob("php-fpm*"), reverse=True)), Path("php-fpm"))
 PHP_WORKERS = 32  # pm = static: enough children that MariaDB's group commit can batch fsyncs
 
 
 def tools_missing() -> list[str]:
     missing = [tool for tool in ("nginx",) if shutil.which(tool) is None]
-    if not Path(PHP_FPM).exists():
+    if not PHP_FPM.exists():
         missing.append("php-fpm (Debian php-fpm + php-mysql: `make bench-packages`)")
     return missing
 
@@ -123,7 +124,7 @@ php_admin_value[opcache.enable] = 1
 
 def php_fpm_command(config: Path) -> list[str]:
     return [
-        PHP_FPM,
+        str(PHP_FPM),
         "--nodaemonize",
         "--fpm-config",
         str(config),
