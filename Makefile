@@ -7,10 +7,12 @@ CHECKOV_VENV := .venv-checkov
 CHECKOV_VERSION := 3.3.30
 # Debian packages the tests drive for real (installed only when running as root and missing).
 DEBIAN_PACKAGES := mariadb-server packer shellcheck nginx graphviz wrk
+# What only `make bench` drives: the PHP baseline (PHP-FPM + nginx, bench/php/ingest.php).
+BENCH_PACKAGES := php-fpm php-mysql
 
 export CHECKPOINT_DISABLE := 1
 
-.PHONY: setup debian-packages run test lint fmt docs bench clean ami
+.PHONY: setup debian-packages bench-packages run test lint fmt docs bench clean ami
 
 setup: $(VENV)/.installed $(CHECKOV_VENV)/.installed debian-packages
 
@@ -25,8 +27,9 @@ $(CHECKOV_VENV)/.installed:
 	$(CHECKOV_VENV)/bin/pip install --quiet 'checkov==$(CHECKOV_VERSION)'
 	touch $@
 
-debian-packages:
-	@missing=$$(for p in $(DEBIAN_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
+debian-packages bench-packages: PACKAGES = $(if $(filter bench-packages,$@),$(BENCH_PACKAGES),$(DEBIAN_PACKAGES))
+debian-packages bench-packages:
+	@missing=$$(for p in $(PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
 	if [ -z "$$missing" ]; then exit 0; fi; \
 	if [ "$$(id -u)" != 0 ]; then echo "missing Debian packages (install them as root): $$missing"; exit 0; fi; \
 	echo "installing $$missing"; \
@@ -53,7 +56,7 @@ fmt: setup
 docs: setup
 	$(PY) -m opsctl.terraform.module_docs
 
-bench: setup
+bench: setup bench-packages
 	$(PY) bench/opsctl_bench.py
 	$(PY) bench/service_bench.py
 

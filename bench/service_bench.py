@@ -1,8 +1,10 @@
 """`make bench`: the ingestion service against its baselines, in one run on one machine.
 
-1. single-record POSTs (10 KB payload), req/s: the service vs a bare Starlette handler doing the
-   same single INSERT (the floor), both 2 uvicorn workers on MariaDB, driven by wrk
-   (reference: PHP 8.2-FPM + nginx reached ~4.2k req/s on this machine kind);
+1. single-record POSTs (10 KB payload), req/s and CPU per request, driven by wrk: the service
+   (started with the ingest-web unit's own command), without and with an Idempotency-Key, vs a
+   bare Starlette handler doing one autocommit INSERT (the floor, 2 uvicorn workers); then
+   through nginx with the AMI's own site config vs PHP-FPM + nginx from Debian doing the same
+   durable insert (bench/php/ingest.php; bench/frontends.py renders the configs);
 2. bulk: records/s stored durably via 1,000-record NDJSON POSTs vs raw asyncmy executemany of
    the same rows (the ceiling; ~76k rows/s on this machine kind);
 3. worker: records/s processed on MariaDB by 2 worker processes (target >= 20k/s);
@@ -16,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import hashlib
 import os
 import re
@@ -26,6 +29,7 @@ import sys
 import tempfile
 import time
 import urllib.request
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +38,7 @@ import orjson
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
+from bench import frontends  # noqa: E402
 from opsctl.local.processes import free_port, stop, wait_for  # noqa: E402
 from tests.support.mariadb import MariaDB, tools_present  # noqa: E402
 
@@ -51,7 +56,6 @@ SCHEMA = {
     "required": ["id"],
 }
 SINGLE = orjson.dumps([{"id": 1, "name": "single", "payload": "x" * 10_000}])
-PHP_REFERENCE = 4200.0
 CEILING_REFERENCE = 76_000.0
 
 
@@ -139,17 +143,34 @@ def service_env(url: str, **extra: str) -> dict[str, str]:
 
 
 def wrk_post(
-    url: str, body: bytes, headers: dict[str, str], seconds: int, connections: int, tmp: Path
-) -> float:
+    url: str,
+    body: bytes,
+    headers: dict[str, str],
+    seconds: int,
+    connections: int,
+    tmp: Path,
+    keyed: str | None = None,
+) -> tuple[float, int]:
+    """(req/s, requests) of `wrk -t2` POSTing `body`; every answer must be 202. With `keyed`, each
+    request carries its own Idempotency-Key (prefix `keyed`), so each one stores a new job."""
     body_file = tmp / "body.json"
     body_file.write_bytes(body)
     header_lines = "".join(f'wrk.headers["{k}"] = "{v}"\n' for k, v in headers.items())
+    key_line = f'wrk.headers["Idempotency-Key"] = "{keyed}-" .. tid .. "-" .. n\n' if keyed else ""
     script = tmp / "post.lua"
+    # Every run builds each request in Lua (the keyed runs must), so wrk costs the same in all.
     script.write_text(
         f'wrk.method = "POST"\nlocal f = io.open("{body_file}", "rb")\nwrk.body = f:read("*all")\n'
         f"f:close()\n{header_lines}"
-        "local bad = 0\n"
-        "response = function(status, headers, body) if status ~= 202 then bad = bad + 1 end end\n"
+        "local threads = {}\nlocal started = 0\n"
+        "function setup(thread) started = started + 1; thread:set('tid', started);"
+        " table.insert(threads, thread) end\n"
+        "n = 0\nbad = 0\n"
+        f"function request() n = n + 1\n{key_line}return wrk.format() end\n"
+        "function response(status, headers, body) if status ~= 202 then bad = bad + 1 end end\n"
+        "function done(summary, latency, requests) local total = 0\n"
+        "for _, thread in ipairs(threads) do total = total + thread:get('bad') end\n"
+        "print('answers other than 202: ' .. total) end\n"
     )
     result = subprocess.run(
         ["wrk", "-t2", f"-c{connections}", f"-d{seconds}s", "--latency", "-s", str(script), url],
@@ -157,11 +178,42 @@ def wrk_post(
         text=True,
         check=True,
     )
-    if "Non-2xx" in result.stdout:
-        raise RuntimeError(f"non-2xx answers during the run:\n{result.stdout}")
+    if "Non-2xx" in result.stdout or "answers other than 202: 0" not in result.stdout:
+        raise RuntimeError(f"answers other than 202 during the run:\n{result.stdout}")
     match = re.search(r"Requests/sec:\s+([\d.]+)", result.stdout)
-    assert match, result.stdout
-    return float(match.group(1))
+    count = re.search(r"(\d+) requests in", result.stdout)
+    if match is None or count is None:
+        raise RuntimeError(f"no figures in wrk's output:\n{result.stdout}")
+    return float(match.group(1)), int(count.group(1))
+
+
+@contextlib.contextmanager
+def profiled(name: str, parent: int, folder: Path, seconds: int) -> Iterator[None]:
+    """`py-spy record` of the first uvicorn worker of `parent` while the block runs."""
+    folder.mkdir(parents=True, exist_ok=True)
+    children = Path(f"/proc/{parent}/task/{parent}/children").read_text().split()
+    worker = max(int(pid) for pid in children)  # the last spawned: a worker, not the tracker
+    output = folder / f"{name.replace(' ', '-')}.txt"
+    spy = subprocess.Popen(
+        [
+            str(Path(sys.executable).parent / "py-spy"),
+            "record",
+            "--pid",
+            str(worker),
+            "--duration",
+            str(seconds),
+            "--format",
+            "raw",
+            "--nonblocking",
+            "--output",
+            str(output),
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    yield
+    spy.wait(timeout=seconds + 30)
+    print(f"  profile of {name}: {output}", flush=True)
 
 
 async def bulk_posts(base: str, dataset: str, requests: int, concurrency: int) -> float:
@@ -269,10 +321,21 @@ def main() -> int:
     )
     parser.add_argument("--seconds", type=int, default=10, help="wrk duration per HTTP run")
     parser.add_argument("--json", type=Path, help="also write the figures here")
+    parser.add_argument(
+        "--profile",
+        type=Path,
+        help="also profile one uvicorn worker of the service and of the floor with py-spy"
+        " (pip install py-spy) during an extra run each; collapsed stacks go to this folder",
+    )
     options = parser.parse_args()
     if not tools_present() or shutil.which("wrk") is None:
         print("make bench needs mariadb-server and wrk (make setup installs them)")
         return 1
+    if frontends.tools_missing():
+        print(f"make bench needs {', '.join(frontends.tools_missing())}")
+        return 1
+    from sqlalchemy.engine import make_url
+
     from service.migrate import migrate
     from service.settings import Settings
 
@@ -283,9 +346,11 @@ def main() -> int:
     try:
         db.start()
         url = db.url()
+        db_url = make_url(url)
         asyncio.run(migrate(Settings(database_url=url)))
         db.sql(
             "CREATE TABLE ingest.bench_floor (id BIGINT AUTO_INCREMENT PRIMARY KEY, body LONGBLOB);"
+            "CREATE TABLE ingest.bench_php (id BIGINT AUTO_INCREMENT PRIMARY KEY, body LONGBLOB);"
             "CREATE TABLE ingest.bench_ceiling (id BIGINT AUTO_INCREMENT PRIMARY KEY,"
             " k VARCHAR(64), body MEDIUMBLOB);"
         )
@@ -295,7 +360,9 @@ def main() -> int:
             flush=True,
         )
 
-        # 1. single-record POSTs
+        # 1. single-record POSTs: the floor, the service (started as the unit starts it) directly
+        # and through nginx with the AMI's site config, and PHP-FPM + nginx.
+        env_base = dict(os.environ, BENCH_DATABASE_URL=url)
         floor_port = free_port()
         floor = start(
             [
@@ -314,7 +381,7 @@ def main() -> int:
                 "--log-level",
                 "warning",
             ],
-            dict(os.environ, BENCH_DATABASE_URL=url),
+            env_base,
             tmp / "floor.log",
             floor_port,
             "/records",
@@ -322,13 +389,50 @@ def main() -> int:
         processes.append(floor)
         port = free_port()
         service = start(
-            [sys.executable, "-m", "service.cli", "serve", "--workers", "2", "--port", str(port)],
+            frontends.unit_serve_command(port),
             service_env(url),
             tmp / "service.log",
             port,
             "/health",
         )
         processes.append(service)
+        nginx_port, php_port = free_port(), free_port()
+        for name, site in (
+            ("ingest", frontends.ingest_site(nginx_port, port, tmp)),
+            ("php", frontends.php_site(php_port, tmp / "php-fpm.sock", tmp)),
+        ):
+            (tmp / f"{name}-site.conf").write_text(site)
+            (tmp / f"{name}-nginx.conf").write_text(
+                frontends.nginx_main(tmp / f"{name}-site.conf", tmp / name)
+            )
+            (tmp / name).mkdir()
+        (tmp / "php-fpm.conf").write_text(
+            frontends.php_fpm_config(
+                tmp / "php-fpm.sock",
+                tmp,
+                f"mysql:host=127.0.0.1;port={db.port};dbname=ingest",
+                str(db_url.username),
+                str(db_url.password),
+            )
+        )
+        fpm = subprocess.Popen(
+            frontends.php_fpm_command(tmp / "php-fpm.conf"),
+            stdout=(tmp / "php-fpm.out").open("ab"),
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        processes.append(fpm)
+        wait_for(lambda: (tmp / "php-fpm.sock").exists(), 30, "php-fpm's socket")
+        nginx = {}
+        for name, listen, path in (("ingest", nginx_port, "/health"), ("php", php_port, "/")):
+            nginx[name] = start(
+                ["nginx", "-p", str(tmp / name), "-c", str(tmp / f"{name}-nginx.conf")],
+                env_base,
+                tmp / f"{name}-nginx.out",
+                listen,
+                path,
+            )
+            processes.append(nginx[name])
         put = urllib.request.Request(
             f"http://127.0.0.1:{port}/v1/datasets/bench",
             method="PUT",
@@ -336,43 +440,92 @@ def main() -> int:
             headers={"Authorization": f"Bearer {KEY}", "Content-Type": "application/json"},
         )
         urllib.request.urlopen(put, timeout=10).close()  # noqa: S310
-        # Alternate short runs (floor, service, floor, ...) and take medians, so that a change in
-        # the machine's load during the run does not favour either side.
-        floor_runs, service_runs = [], []
-        slice_seconds = max(2, options.seconds // 2)
-        for _ in range(3):
-            floor_runs.append(
-                wrk_post(
-                    f"http://127.0.0.1:{floor_port}/records",
-                    SINGLE,
-                    {"Content-Type": "application/json"},
-                    slice_seconds,
-                    64,
-                    tmp,
-                )
-            )
-            service_runs.append(
-                wrk_post(
-                    f"http://127.0.0.1:{port}/v1/datasets/bench/records",
-                    SINGLE,
-                    {"Content-Type": "application/json", "Authorization": f"Bearer {KEY}"},
-                    slice_seconds,
-                    64,
-                    tmp,
-                )
-            )
-        stop(floor)
-        floor_rps = statistics.median(floor_runs)
-        service_rps = statistics.median(service_runs)
-        results["single"] = {
-            "service": service_rps,
-            "floor": floor_rps,
-            "service_runs": service_runs,
-            "floor_runs": floor_runs,
-            "php_reference": PHP_REFERENCE,
+        auth = {"Content-Type": "application/json", "Authorization": f"Bearer {KEY}"}
+        plain = {"Content-Type": "application/json"}
+        records = "/v1/datasets/bench/records"
+        mariadbd = [int(db.pid_file.read_text().strip())]
+        # name: (URL, headers, keyed, the processes doing the work besides MariaDB)
+        configs: dict[str, tuple[str, dict[str, str], bool, list[int]]] = {
+            "floor": (f"http://127.0.0.1:{floor_port}/records", plain, False, [floor.pid]),
+            "service": (f"http://127.0.0.1:{port}{records}", auth, False, [service.pid]),
+            "service keyed": (f"http://127.0.0.1:{port}{records}", auth, True, [service.pid]),
+            "php via nginx": (
+                f"http://127.0.0.1:{php_port}/records",
+                plain,
+                False,
+                [fpm.pid, nginx["php"].pid],
+            ),
+            "service via nginx": (
+                f"http://127.0.0.1:{nginx_port}{records}",
+                auth,
+                False,
+                [service.pid, nginx["ingest"].pid],
+            ),
+            "service keyed via nginx": (
+                f"http://127.0.0.1:{nginx_port}{records}",
+                auth,
+                True,
+                [service.pid, nginx["ingest"].pid],
+            ),
         }
+        # Alternate short runs of every configuration (three rounds) and take medians, so that a
+        # change in the machine's load during the run favours none of them.
+        runs: dict[str, list[dict[str, float]]] = {name: [] for name in configs}
+        slice_seconds = max(2, options.seconds // 2)
+        for round_number in range(3):
+            for name, (target, headers, keyed, roots) in configs.items():
+                app_before, db_before = (
+                    frontends.cpu_seconds(roots),
+                    frontends.cpu_seconds(mariadbd),
+                )
+                load = os.getloadavg()[0]
+                rps, count = wrk_post(
+                    target,
+                    SINGLE,
+                    headers,
+                    slice_seconds,
+                    64,
+                    tmp,
+                    # a key prefix of its own per run: every request must store a new job
+                    keyed=f"{name.replace(' ', '-')}-{round_number}" if keyed else None,
+                )
+                runs[name].append(
+                    {
+                        "rps": rps,
+                        "load": load,
+                        "app_cpu_ms": (frontends.cpu_seconds(roots) - app_before) * 1000 / count,
+                        "db_cpu_ms": (frontends.cpu_seconds(mariadbd) - db_before) * 1000 / count,
+                    }
+                )
+                print(f"  {name}: {rps:,.0f} req/s (load {load:.1f})", flush=True)
+        if options.profile:
+            for name in ("floor", "service", "service keyed"):
+                target, headers, keyed, roots = configs[name]
+                with profiled(name, roots[0], options.profile, slice_seconds * 2):
+                    wrk_post(
+                        target,
+                        SINGLE,
+                        headers,
+                        slice_seconds * 2,
+                        64,
+                        tmp,
+                        keyed=f"profile-{name.replace(' ', '-')}" if keyed else None,
+                    )
+        for process in (floor, fpm, nginx["php"], nginx["ingest"]):
+            stop(process)
+        single = {
+            name: {
+                "rps": statistics.median(run["rps"] for run in these),
+                "app_cpu_ms": statistics.median(run["app_cpu_ms"] for run in these),
+                "db_cpu_ms": statistics.median(run["db_cpu_ms"] for run in these),
+                "runs": these,
+            }
+            for name, these in runs.items()
+        }
+        results["single"] = single
         print(
-            f"single POST: service {service_rps:,.0f} req/s, floor {floor_rps:,.0f} req/s",
+            "single POST: "
+            + ", ".join(f"{name} {figures['rps']:,.0f}" for name, figures in single.items()),
             flush=True,
         )
 
@@ -452,13 +605,48 @@ def main() -> int:
         shutil.rmtree(tmp, ignore_errors=True)
 
     s, b, w, h = results["single"], results["bulk"], results["worker"], results["health"]
+
+    def fig(name: str) -> str:
+        return f"{s[name]['rps']:,.0f}"
+
+    def ratio(name: str, baseline: str) -> str:
+        return f"{s[name]['rps'] / s[baseline]['rps']:.2f} x"
+
     rows = [
         (
             "single 10 KB POST, req/s",
-            f"{s['service']:,.0f}",
-            f"floor (bare Starlette + 1 INSERT) {s['floor']:,.0f}; PHP-FPM ~{PHP_REFERENCE:,.0f}",
-            f"{s['service'] / s['floor']:.2f} x floor, {s['service'] / PHP_REFERENCE:.2f} x PHP",
-            "> PHP reference",
+            fig("service"),
+            f"floor {fig('floor')}",
+            ratio("service", "floor"),
+            ">= 1.3 x floor",
+        ),
+        (
+            "same, each with a new Idempotency-Key",
+            fig("service keyed"),
+            f"floor {fig('floor')}",
+            ratio("service keyed", "floor"),
+            ">= 1.0 x floor",
+        ),
+        (
+            "through nginx (AMI site), req/s",
+            fig("service via nginx"),
+            f"PHP-FPM + nginx {fig('php via nginx')}",
+            ratio("service via nginx", "php via nginx"),
+            ">= 1.2 x PHP",
+        ),
+        (
+            "through nginx, keyed",
+            fig("service keyed via nginx"),
+            f"PHP-FPM + nginx {fig('php via nginx')}",
+            ratio("service keyed via nginx", "php via nginx"),
+            "-",
+        ),
+        (
+            "direct over through nginx",
+            fig("service"),
+            f"via nginx {fig('service via nginx')}",
+            ratio("service", "service via nginx"),
+            "-",
         ),
         (
             "bulk 1,000-record NDJSON POSTs, records/s",
@@ -482,6 +670,19 @@ def main() -> int:
             "< 5 ms",
         ),
     ]
+    print()
+    print(
+        "| single POST | req/s (runs) | load at each run | CPU ms/request: app (+nginx) | MariaDB |"
+    )
+    print("|---|---|---|---|---|")
+    for name, figures in s.items():
+        print(
+            f"| {name} | {figures['rps']:,.0f} ("
+            + ", ".join(f"{run['rps']:,.0f}" for run in figures["runs"])
+            + ") | "
+            + ", ".join(f"{run['load']:.1f}" for run in figures["runs"])
+            + f" | {figures['app_cpu_ms']:.3f} | {figures['db_cpu_ms']:.3f} |"
+        )
     print()
     print("| figure | service | baseline | ratio | target |")
     print("|---|---|---|---|---|")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import re
 import time
 import zlib
@@ -79,24 +80,52 @@ async def guarded(runtime: State, awaitable: Any) -> Any:
         raise
 
 
+# Like nginx's lingering close: a client may send its whole body before it reads the answer
+# (Python's urllib does), and closing a socket with unread data in it makes the kernel send a
+# reset that destroys the 413 in flight. So the rest of the body is read and discarded first,
+# within these bounds; beyond them the connection is closed as before.
+DRAIN_BYTES = 64 * 1024 * 1024
+DRAIN_SECONDS = 30.0
+
+
 async def read_body(request: Request, settings: Settings) -> bytes:
     limit = settings.max_body_bytes
     length = request.headers.get("content-length")
     too_large = ApiError(413, "payload_too_large", f"the body is larger than {limit} bytes")
     if length is not None:
         try:
-            if int(length) > limit:
-                raise too_large
+            declared = int(length)
         except ValueError:
             raise ApiError(400, "bad_request", "invalid Content-Length") from None
+        if declared > limit:
+            await discard_body(request, declared)
+            raise too_large
     chunks: list[bytes] = []
     size = 0
     async for chunk in request.stream():
         size += len(chunk)
         if size > limit:
+            await discard_body(request, None, size)
             raise too_large
         chunks.append(chunk)
     return b"".join(chunks)
+
+
+async def discard_body(request: Request, declared: int | None, received: int = 0) -> None:
+    """Read and drop what is left of the body (see DRAIN_BYTES)."""
+    if received == 0 and request.headers.get("expect", "").lower() == "100-continue":
+        return  # the client waits for our answer before it sends the body: it sends none
+    if declared is not None and declared > DRAIN_BYTES:
+        return
+    with contextlib.suppress(TimeoutError):
+        async with asyncio.timeout(DRAIN_SECONDS):
+            while received <= DRAIN_BYTES:
+                message = await request.receive()
+                if message["type"] != "http.request":
+                    return  # the client went away
+                received += len(message.get("body", b""))
+                if not message.get("more_body", False):
+                    return
 
 
 async def json_body(request: Request, settings: Settings) -> Any:
@@ -131,10 +160,28 @@ def limit_param(request: Request, settings: Settings) -> int:
 
 
 async def load_dataset(runtime: State, name: str) -> Dataset:
-    """The dataset (cached for a second: every POST needs it)."""
+    """The dataset (cached for a second: every POST needs it). Requests that miss the cache at
+    the same time share one read: when an entry expires under load, every request in flight
+    would otherwise read the dataset on its own."""
     cached = runtime.datasets.get(name)
     if cached and time.monotonic() - cached[0] < 1.0:
         return cached[1]
+    reading = runtime.dataset_reads.get(name)
+    if reading is None:
+        reading = asyncio.ensure_future(read_dataset(runtime, name))
+        runtime.dataset_reads[name] = reading
+        reading.add_done_callback(lambda done: forget_read(runtime, name, done))
+    dataset: Dataset = await asyncio.shield(reading)  # a waiter that gives up leaves the read be
+    return dataset
+
+
+def forget_read(runtime: State, name: str, done: asyncio.Future[Dataset]) -> None:
+    runtime.dataset_reads.pop(name, None)
+    if not done.cancelled():
+        done.exception()  # retrieved here too: every waiter may have given up
+
+
+async def read_dataset(runtime: State, name: str) -> Dataset:
     row = await guarded(runtime, db.read(runtime.engine, lambda c: store.get_dataset_row(c, name)))
     if row is None:
         raise ApiError(404, "not_found", f"dataset {name!r} is not registered")
@@ -239,23 +286,16 @@ async def post_records(request: Request) -> Response:
     )
     batch = {"job_id": job["id"], "content_type": kind, "created_at": job["created_at"]}
     batch.update(stored(body))
-    if idempotency_key is None:
-        await guarded(runtime, runtime.writer.submit(job, batch))
-    else:
-        inserted, existing = await guarded(
-            runtime,
-            db.transaction(runtime.engine, lambda c: store.insert_job_once(c, job, batch)),
-        )
-        if not inserted:
-            assert existing is not None
-            if existing.request_hash != job["request_hash"]:
-                raise ApiError(
-                    409,
-                    "idempotency_conflict",
-                    "this Idempotency-Key was used for a different request",
-                    {"job_id": existing.id},
-                )
-            return JSONResponse({"job_id": existing.id, "records": existing.records}, 200)
+    holder = await guarded(runtime, runtime.writer.submit(job, batch))
+    if holder is not None:  # the Idempotency-Key was used before: nothing new was stored
+        if holder.request_hash != job["request_hash"]:
+            raise ApiError(
+                409,
+                "idempotency_conflict",
+                "this Idempotency-Key was used for a different request",
+                {"job_id": holder.id},
+            )
+        return JSONResponse({"job_id": holder.id, "records": holder.records}, 200)
     runtime.wake_worker()
     return JSONResponse({"job_id": job["id"], "records": len(items)}, status_code=202)
 

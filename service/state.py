@@ -20,6 +20,7 @@ class State:
     keys: KeyStore
     writer: GroupWriter
     datasets: dict[str, tuple[float, Dataset]] = field(default_factory=dict)
+    dataset_reads: dict[str, asyncio.Future[Dataset]] = field(default_factory=dict)
     wake: asyncio.Event | None = None
     health: tuple[float, str | None] | None = None  # (when, failure reason or None)
     health_probe: asyncio.Future[str | None] | None = None

@@ -7,12 +7,13 @@ import hashlib
 import os
 import time
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 import orjson
 from sqlalchemy import and_, delete, func, insert, select, update
+from sqlalchemy.dialects.mysql import insert as mysql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Row
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from service.db import utcnow
@@ -151,21 +152,56 @@ async def insert_jobs(
         await conn.execute(insert(raw_batches), batch_rows)
 
 
-async def get_job_by_idempotency_key(conn: AsyncConnection, key: str) -> Row[Any] | None:
-    return (await conn.execute(select(jobs).where(jobs.c.idempotency_key == key))).first()
+class KeyHolder(NamedTuple):
+    """The job that holds an Idempotency-Key: what a repeated request is answered with."""
+
+    id: str
+    records: int
+    request_hash: str | None
 
 
-async def insert_job_once(
-    conn: AsyncConnection, job: dict[str, Any], batch: dict[str, Any] | None
-) -> tuple[bool, Row[Any] | None]:
-    """Insert unless the idempotency key exists. (True, None) if inserted, else (False, row).
-    Runs in a SAVEPOINT so a duplicate does not spoil the caller's transaction."""
-    try:
-        async with conn.begin_nested():
-            await insert_jobs(conn, [job], [batch] if batch else [])
-        return True, None
-    except IntegrityError:
-        return False, await get_job_by_idempotency_key(conn, job["idempotency_key"])
+def _insert_unless_key_taken(dialect: str) -> Any:
+    """INSERT that skips a row whose idempotency key exists (or comes earlier in the same
+    statement) instead of failing the whole statement. On MySQL the clause is a no-op update;
+    InnoDB waits for an uncommitted holder of the key, so the later request sees it committed."""
+    if dialect == "mysql":
+        return mysql_insert(jobs).on_duplicate_key_update(idempotency_key=jobs.c.idempotency_key)
+    return sqlite_insert(jobs).on_conflict_do_nothing(index_elements=["idempotency_key"])
+
+
+async def insert_jobs_once(
+    conn: AsyncConnection, job_rows: list[dict[str, Any]], batch_rows: list[dict[str, Any]]
+) -> dict[str, KeyHolder]:
+    """Insert jobs (and their raw batches) in the caller's transaction. A job whose idempotency
+    key is already held, by a committed job or by an earlier row of `job_rows`, is left out
+    with its batch; the others are inserted all the same. Returns, for each job left out, its
+    id -> the job holding its key."""
+    keyed = sorted(
+        (job for job in job_rows if job["idempotency_key"] is not None),
+        key=lambda job: job["idempotency_key"],  # one lock order for every writer
+    )
+    plain = [job for job in job_rows if job["idempotency_key"] is None]
+    taken: dict[str, KeyHolder] = {}
+    if keyed:
+        await conn.execute(_insert_unless_key_taken(conn.dialect.name), keyed)
+        keys = sorted({job["idempotency_key"] for job in keyed})
+        query = select(jobs.c.id, jobs.c.idempotency_key, jobs.c.records, jobs.c.request_hash)
+        holders = {
+            row.idempotency_key: KeyHolder(row.id, row.records, row.request_hash)
+            for row in await conn.execute(query.where(jobs.c.idempotency_key.in_(keys)))
+        }
+        for job in keyed:
+            holder = holders.get(job["idempotency_key"])
+            if holder is None:  # only if the random job id itself collided
+                raise RuntimeError(f"job {job['id']} was neither inserted nor found")
+            if holder.id != job["id"]:
+                taken[job["id"]] = holder
+    if plain:
+        await conn.execute(insert(jobs), plain)
+    batches = [batch for batch in batch_rows if batch["job_id"] not in taken]
+    if batches:
+        await conn.execute(insert(raw_batches), batches)
+    return taken
 
 
 async def get_job(conn: AsyncConnection, job_id: str) -> Row[Any] | None:

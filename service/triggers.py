@@ -123,30 +123,39 @@ async def poll_sqs(
             log.warning("SQS receive failed: %s", error)
             pause = min(max(pause * 2, 1.0), 30.0)
             continue
-        for message in response.get("Messages", []):
-            job_rows = jobs_from_message(message.get("MessageId", ""), message.get("Body", ""))
+        # The jobs of every message received go in one transaction; a job whose key is held
+        # already (SQS delivers at least once) is left out without failing the others.
+        messages = response.get("Messages", [])
+        if not messages:
+            continue
+        job_rows = [
+            row
+            for message in messages
+            for row in jobs_from_message(message.get("MessageId", ""), message.get("Body", ""))
+        ]
 
-            async def work(conn: AsyncConnection, rows: list[dict[str, Any]] = job_rows) -> None:
-                for row in rows:
-                    await store.insert_job_once(conn, row, None)
+        async def work(conn: AsyncConnection, rows: list[dict[str, Any]] = job_rows) -> Any:
+            return await store.insert_jobs_once(conn, rows, [])
 
-            try:
-                await db.transaction(engine, work)
-            except Exception as error:
-                log.warning("could not store jobs for an SQS message: %s", error)
-                pause = 1.0
-                continue
-            for row in job_rows:
+        try:
+            taken = await db.transaction(engine, work)
+        except Exception as error:
+            log.warning("could not store jobs for %d SQS messages: %s", len(messages), error)
+            pause = 1.0
+            continue
+        for row in job_rows:
+            if row["id"] not in taken:
                 log.info(
                     "S3 event -> job %s (%s)",
                     row["id"],
                     row["status"],
                     extra={"source_ref": row["source_ref"]},
                 )
+        for message in messages:
             await asyncio.to_thread(
                 sqs.delete_message, QueueUrl=url, ReceiptHandle=message["ReceiptHandle"]
             )
-            wake.set()
+        wake.set()
 
 
 def _split(source_ref: str) -> tuple[str, str]:

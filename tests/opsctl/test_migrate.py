@@ -16,8 +16,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from opsctl.emulator import MotoServer
 
+from opsctl.local.emulator import MotoServer
 from tests.support.mariadb import PASSWORD, USER, MariaDB
 from tests.support.opsctl_run import Opsctl, Result
 from tests.support.paths import REPO

@@ -19,7 +19,7 @@ import pytest
 from sqlalchemy import event, insert, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from opsctl.processes import wait_for
+from opsctl.local.processes import wait_for
 from service import db, store
 from service.migrate import migrate
 from service.settings import Settings

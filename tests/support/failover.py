@@ -19,7 +19,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from opsctl.processes import free_port, wait_for
+from opsctl.local.processes import free_port, wait_for
 from tests.support.mariadb import MariaDB
 
 REPL_USER = "repl"
