@@ -321,11 +321,14 @@ def test_a_redelivered_s3_event_makes_one_job(
 
     source_ref = f"s3://{bucket}/{key}"
     with TestClient(create_app(settings)) as client:
-        wait_for(queue_empty, 30, "every SQS message deleted")
+        wait_for(queue_empty, 120, "every SQS message deleted")
 
         def matching() -> list[dict[str, Any]]:
             page = client.get("/v1/jobs", params={"dataset": name}, headers=READ).json()
             return [job for job in page["items"] if job["source_ref"] == source_ref]
 
-        wait_for(lambda: [j["status"] for j in matching()] == ["succeeded"], 30, "the job")
+        try:
+            wait_for(lambda: [j["status"] for j in matching()] == ["succeeded"], 120, "the job")
+        except TimeoutError:
+            raise AssertionError(matching()) from None
         assert len(matching()) == 1
