@@ -326,43 +326,23 @@ def bluegreen_rollback(
 # --- lock ------------------------------------------------------------------------------------
 @lock_app.command("status")
 def lock_status(env: EnvArg, emulator: EmulatorOpt = None, json_output: JsonOpt = False) -> None:
-    """Who holds ENV's lock, for which command, since and until when."""
-    from dataclasses import asdict
-
-    from opsctl import aws, lock
+    """Who holds ENV's lock (STS identity), for which command, its fencing token, since when and
+    when it was last renewed."""
+    from opsctl.lock import show_status
 
     environment = load_env(env)
     with _errors(env, "lock status of"):
-        holder = lock.read(
-            aws.client("ssm", environment.region, _emulator(environment, emulator)), env
-        )
-    if json_output:
-        typer.echo(json.dumps(asdict(holder) if holder else None, indent=2))
-        return
-    if holder is None:
-        console().print(f"{env} is not locked.")
-    else:
-        state = " [yellow](expired: the next command takes it over)[/]" if holder.expired else ""
-        console().print(f"{env} is locked by {holder.describe()}{state}", soft_wrap=True)
+        show_status(environment, _emulator(environment, emulator), json_output)
 
 
 @lock_app.command("break")
 def lock_break(env: EnvArg, yes: YesOpt = False, emulator: EmulatorOpt = None) -> None:
-    """Remove ENV's lock (after making sure its holder is dead). Asks for confirmation."""
-    from opsctl import aws, lock
+    """Free ENV's lock (after making sure its holder is dead). Asks for confirmation."""
+    from opsctl.lock import break_interactively
 
     environment = load_env(env)
-    ssm = aws.client("ssm", environment.region, _emulator(environment, emulator))
     with _errors(env, "lock break of"):
-        holder = lock.read(ssm, env)
-        if holder is None:
-            console().print(f"{env} is not locked.")
-            return
-        console().print(f"{env} is locked by {holder.describe()}", soft_wrap=True)
-        if not yes:
-            confirm(environment, "break the lock of", False)
-        lock.break_lock(ssm, env)
-    console().print(f"[green]Lock of {env} broken.[/]")
+        break_interactively(environment, _emulator(environment, emulator), yes)
 
 
 # --- release ---------------------------------------------------------------------------------

@@ -149,8 +149,7 @@ def walk(
     from opsctl import lock
 
     result = Result()
-    held: lock.Lock | None = None
-    ssm = None
+    held: lock.Lease | None = None
     try:
         for title in SECTIONS:
             section = runbook.sections[title]
@@ -189,9 +188,8 @@ def walk(
                         show("    declined: not run")
                         continue
                     if held is None:
-                        ssm = ctx.client("ssm")
                         try:
-                            held = lock.acquire(ssm, ctx.env.name, lock_command, 3600)
+                            held = _take_lock(ctx, lock_command)
                         except lock.LockHeld as error:
                             result.locked = error.holder.describe()
                             timeline.add(
@@ -210,6 +208,18 @@ def walk(
                 timeline.add(step.id, step.kind, step.action, command, outcome, output)
                 show(f"    {outcome}: " + output.replace("\n", "\n      "))
     finally:
-        if held is not None and ssm is not None:
-            lock.release(ssm, ctx.env.name, held)
+        if held is not None:
+            lock.let_go(held)
     return result
+
+
+def _take_lock(ctx: Context, command: str) -> Any:
+    """The environment lock for the rest of the walk: a lease the heartbeat renews while the run
+    is open (a person may take an hour to decide), fencing every change the actions make."""
+    from opsctl import lock
+
+    store = lock.Store.open(ctx.env.name, ctx.env.region, ctx.emulator_url)
+    operator = ctx.operator or lock.caller_identity(ctx.env.region, ctx.emulator_url)
+    lease = store.acquire(command, operator, ttl_seconds=3600)
+    lock.hold(lease)
+    return lease

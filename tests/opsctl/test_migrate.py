@@ -308,8 +308,8 @@ def fake_ssm(
     monkeypatch.setattr(
         aws_factory,
         "client",
-        lambda service, region, url=None: (
-            fake if service == "ssm" else real_client(service, region, url)
+        lambda service, region, url=None, **kw: (
+            fake if service == "ssm" else real_client(service, region, url, **kw)
         ),
     )
     return fake

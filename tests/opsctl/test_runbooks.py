@@ -143,7 +143,9 @@ def test_run_with_scripted_answers_records_every_step_and_a_declined_step_does_n
     assert group[0]["DesiredCapacity"] == 2
     assert timeline(log)[-3]["outcome"] == "ok"
     assert timeline(log)[-3]["action"] == "asg-scale"
-    assert lock.read(local.client("ssm"), ENV) is None  # the remediation's lock was released
+    released = lock.Store.open(ENV, "eu-west-1", local.url).read()
+    assert released is not None
+    assert not released.held
 
 
 def test_live_colour_is_the_one_taking_traffic_not_a_stale_record(
@@ -218,8 +220,8 @@ def test_a_later_run_on_the_same_incident_adds_to_its_timeline_and_summary(
 def test_remediation_takes_the_environment_lock(
     local: Local, opsctl: Opsctl, tmp_path: Path
 ) -> None:
-    ssm = local.client("ssm")
-    held = lock.acquire(ssm, ENV, "someone else's apply", 600)
+    store = lock.Store.open(ENV, "eu-west-1", local.url)
+    held = store.acquire("someone else's apply", "arn:aws:sts::123456789012:user/bob")
     log = tmp_path / "locked.jsonl"
     result = opsctl("runbook", "run", "asg-cpu", ENV, "--yes", "--log", str(log))
     assert result.code == 3, result.output
@@ -231,7 +233,7 @@ def test_remediation_takes_the_environment_lock(
         AutoScalingGroupNames=[local.outputs["asg_names"]["blue"]]
     )["AutoScalingGroups"][0]
     assert group["DesiredCapacity"] == 1
-    lock.release(ssm, ENV, held)
+    store.release(held)
 
 
 def test_prod_remediation_is_not_taken_from_piped_input_without_yes(
