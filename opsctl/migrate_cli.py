@@ -107,7 +107,7 @@ def _remote(
 
     from botocore.exceptions import BotoCoreError, ClientError
 
-    from opsctl import migrate_remote
+    from opsctl import aws, migrate_remote
     from opsctl.bluegreen.stack import StackError
     from opsctl.bluegreen_cli import ConsoleReport, open_engine
     from opsctl.lock import cli_lock
@@ -134,11 +134,22 @@ def _remote(
                     lines,
                     f"opsctl migrate {action} {env}",
                     progress=report.progress,
+                    logs=aws.client("logs", environment.region, url),
+                    group=migrate_remote.log_group(env),
+                    autoscaling=engine.aws.autoscaling,
                 )
             finally:
                 report.close()
     except (migrate_remote.RemoteError, StackError) as error:
         raise fail(f"migrate {action} {env}: {error}") from None
+    except KeyboardInterrupt:
+        from opsctl.exitcodes import Exit
+
+        raise fail(
+            f"migrate {action} {env} interrupted: the SSM command was cancelled and has "
+            "stopped; see `opsctl migrate status` before retrying",
+            Exit.ABORTED,
+        ) from None
     except ClientError as error:
         raise fail(f"migrate {action} {env}: AWS refused a call: {error}") from None
     except BotoCoreError as error:
