@@ -188,13 +188,15 @@ class Store:
         command: str,
         holder: str,
         ttl_seconds: float = 3600,
-        lease_seconds: float = LEASE_SECONDS,
-        margin: float = SKEW_MARGIN,
+        lease_seconds: float | None = None,
+        margin: float | None = None,
         monotonic: Clock = time.monotonic,
     ) -> Lease:
         """Grant the lease or raise LockHeld naming the holder; an expired lease is taken over.
         `ttl_seconds` is how long the run expects to hold it (shown, not enforced: the heartbeat
         keeps the lease while the run lives)."""
+        lease_seconds = LEASE_SECONDS if lease_seconds is None else lease_seconds
+        margin = SKEW_MARGIN if margin is None else margin
         current = self.read()
         started = monotonic()
         now = self.clock()

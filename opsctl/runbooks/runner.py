@@ -37,6 +37,7 @@ class Timeline:
     operator: str
     entries: list[dict[str, Any]] = field(default_factory=list)
     mirror: Callable[[dict[str, Any]], None] | None = None
+    mirror_failures: list[str] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         """A run on an existing incident (--incident ID) continues its timeline and summary."""
@@ -70,7 +71,12 @@ class Timeline:
             out.flush()
         self.entries.append(entry)
         if self.mirror is not None:
-            self.mirror(entry)
+            # The file above already has the entry; a mirror failure must never abort a walk
+            # whose action already ran. It is reported, and the next entry tries again.
+            try:
+                self.mirror(entry)
+            except Exception as error:
+                self.mirror_failures.append(f"{step}: {type(error).__name__}: {error}")
 
     def summary(self, runbook: Runbook) -> str:
         """The markdown incident summary printed at the end (and saved next to the log)."""
