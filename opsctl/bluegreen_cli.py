@@ -97,10 +97,11 @@ def _errors(env_name: str, what: str) -> Iterator[None]:
     from opsctl.bluegreen.engine import BlueGreenError, Guard
     from opsctl.bluegreen.stack import StackError
     from opsctl.exitcodes import Exit
+    from opsctl.release.gates import ContractRefused, RollbackRefused
 
     try:
         yield
-    except Guard as error:
+    except (Guard, ContractRefused, RollbackRefused) as error:
         raise fail(f"{what} {env_name}: {error}", Exit.ABORTED) from None
     except (BlueGreenError, StackError) as error:
         raise fail(f"{what} {env_name}: {error}") from None
@@ -303,12 +304,17 @@ def bluegreen_rollback(
     reason: Annotated[str, typer.Option("--reason", help="Recorded with the rollback.")] = (
         "manual rollback"
     ),
+    force: Annotated[
+        bool, typer.Option("--force", help="Roll back even past a contracted schema.")
+    ] = False,
     yes: YesOpt = False,
     emulator: EmulatorOpt = None,
 ) -> None:
     """All traffic back to the previous colour: scale it up if needed, check it takes the
-    traffic, then drain and empty the other. The reason is recorded."""
+    traffic, then drain and empty the other. The reason is recorded. Refused (exit 4) when a
+    release contracted the schema past the code it would bring back, unless --force."""
     from opsctl.lock import cli_lock, whoami
+    from opsctl.release.gates import guard_rollback
 
     environment = load_env(env)
     if environment.is_prod:
@@ -317,7 +323,11 @@ def bluegreen_rollback(
     url = _emulator(environment, emulator)
     with cli_lock(env, environment.region, url, "bluegreen rollback"), _errors(env, "rollback"):
         try:
-            result = open_engine(environment, emulator, report).rollback(f"{reason} ({whoami()})")
+            engine = open_engine(environment, emulator, report)
+            warning = guard_rollback(engine, force)
+            if warning:
+                report.warn(warning)
+            result = engine.rollback(f"{reason} ({whoami()})")
         finally:
             report.close()
     _finish(result)
@@ -363,11 +373,16 @@ def release(
     json_output: JsonOpt = False,
     emulator: EmulatorOpt = None,
     database_url: DatabaseUrlOpt = None,
+    schema_head: Annotated[
+        str | None,
+        typer.Option("--schema-head", help="The head revision the AMI must ship (checked on it)."),
+    ] = None,
 ) -> None:
-    """Release an AMI: plan check -> expand migrations -> blue/green deploy -> contract
-    migrations (once the old colour is at 0), each step logged to build/ENV/release.jsonl.
-    Migrations run like `opsctl migrate up --phase ...`: on a live-colour instance via SSM, or
-    on --database-url; on the emulator without a database URL they are skipped.
+    """Release an AMI: plan check -> blue/green deploy, with the expand migrations run from the
+    new colour's AMI on one of its instances before it takes traffic -> contract migrations
+    (once nothing older runs). Each step is logged to build/ENV/release.jsonl and the state
+    bucket (shared). With --database-url migrations run here instead; on the emulator without
+    one they are skipped.
 
     opsctl release ENV --ami AMI | opsctl release status ENV | opsctl release resume ENV
     """
@@ -375,7 +390,7 @@ def release(
         if not env:
             raise fail(f"usage: opsctl release {target} ENV")
         if target == "status":
-            release_status(env, json_output)
+            release_status(env, json_output, emulator)
         else:
             release_resume(env, yes, emulator, database_url)
         return
@@ -384,26 +399,36 @@ def release(
     if not ami:
         raise fail("--ami is required: opsctl release ENV --ami AMI")
     from opsctl.release import Release, log_path
+    from opsctl.release.flow import shared_log
 
     steps, bake_s, keep_s = _parse(canary, bake, keep_old)
     environment = load_env(target)
     # Where migrations ran (never the URL itself: it may hold a password), so a resume
     # cannot silently migrate elsewhere.
     migrations = "database-url" if database_url else "environment"
-    options = {"canary": steps, "bake": bake_s, "keep_old": keep_s, "migrations": migrations}
-    run = Release.new(target, ami, options)
+    options = {
+        "canary": steps,
+        "bake": bake_s,
+        "keep_old": keep_s,
+        "migrations": migrations,
+        "schema_head": schema_head,
+    }
+    run = Release.new(
+        target, ami, options, shared_log(environment, _emulator(environment, emulator))
+    )
     log = log_path(target)
     shown = log.relative_to(Path.cwd()) if log.is_relative_to(Path.cwd()) else log
     console().print(f"Release {run.id}: {ami} to {target} (log: {shown})")
     _run_release(environment, run, emulator, yes, database_url)
 
 
-def release_status(env: EnvArg, json_output: JsonOpt = False) -> None:
-    """Progress of ENV's latest release, step by step (from build/ENV/release.jsonl)."""
+def release_status(env: EnvArg, json_output: JsonOpt = False, emulator: EmulatorOpt = None) -> None:
+    """Progress of ENV's latest release, step by step (the shared log, else this machine's)."""
     from opsctl.release import STEPS, latest
+    from opsctl.release.flow import shared_log
 
-    load_env(env)
-    run = latest(env)
+    environment = load_env(env)
+    run = latest(env, shared_log(environment, _emulator(environment, emulator)))
     if json_output:
         typer.echo(
             json.dumps(
@@ -440,9 +465,10 @@ def release_resume(
 ) -> None:
     """Continue ENV's latest release from the first step not finished."""
     from opsctl.release import latest
+    from opsctl.release.flow import shared_log
 
     environment = load_env(env)
-    run = latest(env)
+    run = latest(env, shared_log(environment, _emulator(environment, emulator)))
     if run is None:
         raise fail(f"no release recorded for {env}: start one with opsctl release {env} --ami AMI")
     if run.finished:
@@ -479,7 +505,11 @@ def _run_release(
         try:
             if run.status_of("plan") != "done":
                 _release_plan(environment, run, url, yes)
-            if run.status_of("expand-migrations") not in ("done", "skipped"):
+            if run.status_of("expand-migrations") not in ("done", "skipped") and (
+                database_url or url
+            ):
+                # Here, or skipped on the emulator; against AWS expand runs on the new colour
+                # during the deploy (opsctl/release/flow.py).
                 _release_migrations(environment, run, "expand", url, database_url)
             if run.status_of("deploy") != "done":
                 _release_deploy(environment, run, emulator, resumed)
@@ -585,6 +615,12 @@ def _release_deploy(
     options = run.options
     with _errors(env, "release deploy to"):
         engine = open_engine(environment, emulator, report)
+        if run.status_of("expand-migrations") not in ("done", "skipped"):
+            from opsctl.release.flow import expand_hook
+
+            engine.before_step = expand_hook(
+                engine, run, environment, _emulator(environment, emulator)
+            )
         current = engine.deployment()
         try:
             if resumed and current is not None and current.ami == run.ami and current.active:
@@ -622,17 +658,14 @@ def _release_deploy(
 def _release_contract(
     environment: Environment, run: Any, emulator: str | None, database_url: str | None
 ) -> None:
-    from opsctl.bluegreen import other
+    from opsctl.release import flow
 
     with _errors(environment.name, "release to"):
         engine = open_engine(environment, emulator, ConsoleReport())
-        old = other(engine.live())
-        health = engine.fleet.health(old)
-    if health.capacity.desired or health.in_service:
-        raise fail(
-            f"contract migrations wait until the old colour {old} is at 0 "
-            f"({health.describe()}); resume later: opsctl release resume {environment.name}"
-        )
+        flow.contract_gate(engine, run)
     _release_migrations(
         environment, run, "contract", _emulator(environment, emulator), database_url
     )
+    if run.status_of("contract-migrations") == "done":
+        with _errors(environment.name, "release to"):
+            flow.record_contract(engine, run)
