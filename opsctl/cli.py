@@ -277,7 +277,11 @@ def destroy(
     _plan_confirm_apply(ws, "destroy", yes, dry_run, verbose, destroy=True)
     ws.record("apply", "destroyed")
     console().print(f"[green]Destroyed.[/] {env} ({_target(ws)})")
-    forgotten = record.forget(aws.client("ssm", ws.env.region, ws.emulator_url), env)
+    ssm = aws.client("ssm", ws.env.region, ws.emulator_url)
+    forgotten = record.forget(ssm, env)
+    from opsctl.release.gates import forget_contract
+
+    forgotten += forget_contract(ssm, env)
     if forgotten:
         console().print(f"Removed opsctl's blue/green records: {', '.join(forgotten)}")
 

@@ -136,6 +136,15 @@ def record_contract(ssm: Any, env_name: str, release_id: str, ami: str, revision
     )
 
 
+def forget_contract(ssm: Any, env_name: str) -> list[str]:
+    """For `opsctl destroy`: a re-applied stack has no contracted schema."""
+    try:
+        ssm.delete_parameter(Name=contracted_parameter(env_name))
+    except ssm.exceptions.ParameterNotFound:
+        return []
+    return [contracted_parameter(env_name)]
+
+
 def contracted(ssm: Any, env_name: str) -> dict[str, Any] | None:
     try:
         raw = ssm.get_parameter(Name=contracted_parameter(env_name))["Parameter"]["Value"]

@@ -11,6 +11,7 @@ moto's real behaviour. A few tests run the real CLI in a subprocess end to end.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -34,6 +35,7 @@ from opsctl.bluegreen.stack import Stack, discover
 from opsctl.bluegreen.timing import Timings
 from opsctl.emulator import MotoServer
 from opsctl.exitcodes import Exit
+from opsctl.release.gates import contracted_parameter
 from tests.support.mariadb import MariaDB
 from tests.support.opsctl_run import Opsctl
 from tests.support.paths import REPO
@@ -128,6 +130,8 @@ def env(stack: Env) -> Env:
     for alarm in fleet.stack.alarm_names:
         clients.cloudwatch.set_alarm_state(AlarmName=alarm, StateValue="OK", StateReason="test")
     lock.Store.open(ENV, REGION, stack.url).break_lock()
+    with contextlib.suppress(clients.ssm.exceptions.ParameterNotFound):  # no contract recorded
+        clients.ssm.delete_parameter(Name=contracted_parameter(ENV))
     deployment = record.load_deployment(clients.ssm, ENV)
     if deployment is not None and deployment.active:
         deployment.status = "aborted"
