@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, cast
 
 if TYPE_CHECKING:
@@ -21,7 +22,51 @@ def emulator_from(flag: str | None, env: Environment) -> str | None:
     return flag or os.environ.get("OPSCTL_EMULATOR_URL") or env.emulator_url
 
 
-def client(service: str, region: str, emulator_url: str | None = None) -> Any:
+Fence = Callable[[str], None]
+_fences: list[Fence] = []
+
+# Calls that change nothing. Every other call is a change, checked against the held lease first.
+READ_PREFIXES = (
+    "Describe",
+    "Get",
+    "List",
+    "BatchGet",
+    "Query",
+    "Scan",
+    "Filter",
+    "Head",
+    "Lookup",
+    "Search",
+    "Select",
+)
+
+
+def add_fence(fence: Fence) -> None:
+    """Call `fence(operation)` before every mutating call of every client (opsctl/lock.py's
+    lease check): a run whose lease was taken over raises before it changes anything."""
+    _fences.append(fence)
+
+
+def remove_fence(fence: Fence) -> None:
+    if fence in _fences:
+        _fences.remove(fence)
+
+
+def _check_fences(model: Any, **_: Any) -> None:
+    if _fences and not model.name.startswith(READ_PREFIXES):
+        for fence in list(_fences):
+            fence(model.name)
+
+
+def client(service: str, region: str, emulator_url: str | None = None, fenced: bool = True) -> Any:
+    """A boto3 client; `fenced=False` only for the lock's own table (it must renew and release)."""
+    made = _make(service, region, emulator_url)
+    if fenced:
+        made.meta.events.register("before-call", _check_fences)
+    return made
+
+
+def _make(service: str, region: str, emulator_url: str | None) -> Any:
     import boto3
     from botocore.config import Config
 

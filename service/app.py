@@ -41,6 +41,10 @@ async def health(request: Request) -> Response:
     each."""
     runtime: State = request.app.state.runtime
     reason = await _checked(runtime)
+    if reason is None:
+        behind = await _schema_behind(request)
+        if behind is not None:
+            return _unavailable("schema_behind", behind)
     if reason is not None:
         return JSONResponse(
             {
@@ -55,6 +59,28 @@ async def health(request: Request) -> Response:
             headers={"Retry-After": "2"},
         )
     return JSONResponse({"status": "ok"})
+
+
+async def _schema_behind(request: Request) -> str | None:
+    """The schema gate (service/schema_gate.py): 503 until the database has this code's
+    revision, so a new release takes no traffic before its expand migrations ran."""
+    gate = getattr(request.app.state, "schema_gate", None)
+    if gate is None:
+        return None
+    try:
+        return await asyncio.wait_for(
+            gate.behind(), request.app.state.runtime.settings.health_timeout
+        )
+    except Exception as error:
+        return f"schema not checked ({type(error).__name__})"
+
+
+def _unavailable(code: str, message: str) -> Response:
+    return JSONResponse(
+        {"status": "unavailable", "error": {"code": code, "message": message, "details": None}},
+        status_code=503,
+        headers={"Retry-After": "2"},
+    )
 
 
 async def _checked(runtime: State) -> str | None:
@@ -142,6 +168,9 @@ def create_app(settings: Settings | None = None) -> Starlette:
         writer = GroupWriter(engine, settings.group_commit_max)
         runtime = State(settings, engine, KeyStore(engine, settings), writer)
         app.state.runtime = runtime
+        from service.schema_gate import Gate
+
+        app.state.schema_gate = Gate(engine)
         writer.start()
         worker_task = None
         worker = None

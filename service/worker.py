@@ -72,7 +72,12 @@ class Worker:
     # ---- the loops ---------------------------------------------------------------------------
 
     async def run(self) -> None:
-        """Until `stop()`; then finish in-flight jobs within the grace period, release the rest."""
+        """Until `stop()`; then finish in-flight jobs within the grace period, release the rest.
+        Nothing is claimed before the database has the schema this code needs."""
+        from service.schema_gate import Gate
+
+        if not await Gate(self.engine).wait(self.stopping):
+            return
         log.info("worker %s started (concurrency %d)", self.owner, self.concurrency)
         helpers = [
             asyncio.create_task(self._every(self.settings.heartbeat_seconds, self.heartbeat)),

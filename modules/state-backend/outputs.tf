@@ -28,3 +28,13 @@ output "backend_config" {
     use_lockfile = true
   }
 }
+
+output "lock_table_name" {
+  description = "Name of opsctl's environment-lock table (`<name>-opsctl-lock`), read by opsctl/lock.py."
+  value       = aws_dynamodb_table.lock.name
+}
+
+output "lock_table_arn" {
+  description = "ARN of opsctl's environment-lock table (for IAM policies: GetItem, PutItem, UpdateItem)."
+  value       = aws_dynamodb_table.lock.arn
+}

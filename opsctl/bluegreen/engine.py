@@ -88,6 +88,9 @@ class Engine:
         self.by = by
         self.fallback_capacity = fallback_capacity or Capacity(1, 1, 1)
         self.after_step = after_step  # tests inject crashes here
+        # Called with (step, deployment) before each step runs: `opsctl release` runs expand
+        # migrations on the new colour before `wait-healthy` (opsctl/release/flow.py).
+        self.before_step: Callable[[str, Deployment], None] | None = None
 
     @property
     def env(self) -> str:
@@ -240,6 +243,8 @@ class Engine:
                     continue
                 deployment.step = name
                 self._save(deployment)
+                if self.before_step is not None:
+                    self.before_step(name, deployment)
                 if name.startswith("canary-"):
                     self._canary(deployment, int(name.removeprefix("canary-")))
                 else:

@@ -26,6 +26,7 @@ from opsctl.bluegreen.connect import (
     parse_options,
 )
 from opsctl.lock import cli_lock, whoami
+from opsctl.release.gates import guard_rollback
 from opsctl.ui import (
     ConsoleReport,
     EmulatorOpt,
@@ -176,11 +177,15 @@ def bluegreen_rollback(
     reason: Annotated[str, typer.Option("--reason", help="Recorded with the rollback.")] = (
         "manual rollback"
     ),
+    force: Annotated[
+        bool, typer.Option("--force", help="Roll back even past a contracted schema.")
+    ] = False,
     yes: YesOpt = False,
     emulator: EmulatorOpt = None,
 ) -> None:
     """All traffic back to the previous colour: scale it up if needed, check it takes the
-    traffic, then drain and empty the other. The reason is recorded."""
+    traffic, then drain and empty the other. The reason is recorded. Refused (exit 4) when a
+    release contracted the schema past the code it would bring back, unless --force."""
 
     environment = load_env(env)
     if environment.is_prod:
@@ -189,7 +194,11 @@ def bluegreen_rollback(
     url = emulator_from(emulator, environment)
     with cli_lock(env, environment.region, url, "bluegreen rollback"), errors(env, "rollback"):
         try:
-            result = open_engine(environment, emulator, report).rollback(f"{reason} ({whoami()})")
+            engine = open_engine(environment, emulator, report)
+            warning = guard_rollback(engine, force)
+            if warning:
+                report.warn(warning)
+            result = engine.rollback(f"{reason} ({whoami()})")
         finally:
             report.close()
     finish(result)

@@ -7,6 +7,7 @@ import typer
 from opsctl import aws
 from opsctl.bluegreen import record
 from opsctl.exitcodes import Exit
+from opsctl.release.gates import forget_contract
 from opsctl.terraform.steps import open_workspace, plan_confirm_apply, target
 from opsctl.ui import DryRunOpt, EmulatorOpt, EnvArg, VerboseOpt, YesOpt, console, fail
 
@@ -28,6 +29,7 @@ def destroy(
     plan_confirm_apply(ws, "destroy", yes, dry_run, verbose, destroy=True)
     ws.record("apply", "destroyed")
     console().print(f"[green]Destroyed.[/] {env} ({target(ws)})")
-    forgotten = record.forget(aws.client("ssm", ws.env.region, ws.emulator_url), env)
+    ssm = aws.client("ssm", ws.env.region, ws.emulator_url)
+    forgotten = record.forget(ssm, env) + forget_contract(ssm, env)
     if forgotten:
         console().print(f"Removed opsctl's blue/green records: {', '.join(forgotten)}")

@@ -8,6 +8,7 @@ from typing import Annotated
 
 import typer
 
+from opsctl.aws import emulator_from
 from opsctl.bluegreen.connect import (
     DEFAULT_BAKE,
     DEFAULT_CANARY,
@@ -18,7 +19,7 @@ from opsctl.bluegreen.connect import (
     KeepOldOpt,
     parse_options,
 )
-from opsctl.release.flow import run_release
+from opsctl.release.flow import run_release, shared_log
 from opsctl.release.log import STEPS, Release, latest, log_path
 from opsctl.ui import DatabaseUrlOpt, EmulatorOpt, EnvArg, JsonOpt, YesOpt, console, fail, load_env
 
@@ -43,11 +44,16 @@ def release(
     json_output: JsonOpt = False,
     emulator: EmulatorOpt = None,
     database_url: DatabaseUrlOpt = None,
+    schema_head: Annotated[
+        str | None,
+        typer.Option("--schema-head", help="The head revision the AMI must ship (checked on it)."),
+    ] = None,
 ) -> None:
-    """Release an AMI: plan check -> expand migrations -> blue/green deploy -> contract
-    migrations (once the old colour is at 0), each step logged to build/ENV/release.jsonl.
-    Migrations run like `opsctl migrate up --phase ...`: on a live-colour instance via SSM, or
-    on --database-url; on the emulator without a database URL they are skipped.
+    """Release an AMI: plan check -> blue/green deploy, with the expand migrations run from the
+    new colour's AMI on one of its instances before it takes traffic -> contract migrations
+    (once nothing older runs). Each step is logged to build/ENV/release.jsonl and the state
+    bucket (shared). With --database-url migrations run here instead; on the emulator without
+    one they are skipped.
 
     opsctl release ENV --ami AMI | opsctl release status ENV | opsctl release resume ENV
     """
@@ -55,7 +61,7 @@ def release(
         if not env:
             raise fail(f"usage: opsctl release {target} ENV")
         if target == "status":
-            release_status(env, json_output)
+            release_status(env, json_output, emulator)
         else:
             release_resume(env, yes, emulator, database_url)
         return
@@ -69,19 +75,26 @@ def release(
     # Where migrations ran (never the URL itself: it may hold a password), so a resume
     # cannot silently migrate elsewhere.
     migrations = "database-url" if database_url else "environment"
-    options = {"canary": steps, "bake": bake_s, "keep_old": keep_s, "migrations": migrations}
-    run = Release.new(target, ami, options)
+    options = {
+        "canary": steps,
+        "bake": bake_s,
+        "keep_old": keep_s,
+        "migrations": migrations,
+        "schema_head": schema_head,
+    }
+    run = Release.new(
+        target, ami, options, shared_log(environment, emulator_from(emulator, environment))
+    )
     log = log_path(target)
     shown = log.relative_to(Path.cwd()) if log.is_relative_to(Path.cwd()) else log
     console().print(f"Release {run.id}: {ami} to {target} (log: {shown})")
     run_release(environment, run, emulator, yes, database_url)
 
 
-def release_status(env: EnvArg, json_output: JsonOpt = False) -> None:
-    """Progress of ENV's latest release, step by step (from build/ENV/release.jsonl)."""
-
-    load_env(env)
-    run = latest(env)
+def release_status(env: EnvArg, json_output: JsonOpt = False, emulator: EmulatorOpt = None) -> None:
+    """Progress of ENV's latest release, step by step (the shared log, else this machine's)."""
+    environment = load_env(env)
+    run = latest(env, shared_log(environment, emulator_from(emulator, environment)))
     if json_output:
         typer.echo(
             json.dumps(
@@ -119,7 +132,7 @@ def release_resume(
     """Continue ENV's latest release from the first step not finished."""
 
     environment = load_env(env)
-    run = latest(env)
+    run = latest(env, shared_log(environment, emulator_from(emulator, environment)))
     if run is None:
         raise fail(f"no release recorded for {env}: start one with opsctl release {env} --ami AMI")
     if run.finished:

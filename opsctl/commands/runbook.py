@@ -20,15 +20,18 @@ import typer
 from opsctl import aws
 from opsctl.aws import emulator_from
 from opsctl.exitcodes import Exit
-from opsctl.lock import whoami
+from opsctl.lock import caller_identity, whoami
 from opsctl.runbooks.actions import ACTIONS, Context
 from opsctl.runbooks.model import (
+    RUNBOOKS,
     SECTIONS,
     STALE_AFTER,
     RunbookError,
+    check_actions,
     for_alarm_name,
     load,
     load_all,
+    parse,
 )
 from opsctl.runbooks.runner import Timeline, run_step, walk
 from opsctl.terraform import render
@@ -93,6 +96,26 @@ def runbook_list(json_output: JsonOpt = False) -> None:
         tested = f"[yellow]{b.last_tested} (stale)[/]" if b.stale() else b.last_tested
         table.add_row(b.name, b.title, b.severity, ", ".join(b.alarms) or "-", tested)
     console().print(table)
+
+
+@app.command("validate")
+def runbook_validate(
+    paths: Annotated[
+        list[Path] | None,
+        typer.Argument(help="Runbook files to check (default: every runbook in runbooks/)."),
+    ] = None,
+) -> None:
+    """Check runbooks as `run` loads them: the format, and every step naming a known action of
+    its kind. Exit 1 naming the file, step and action on the first problem."""
+    files = paths or [p for p in sorted(RUNBOOKS.glob("*.md")) if p.name != "README.md"]
+    for path in files:
+        if not path.is_file():
+            raise fail(f"{path}: no such runbook file")
+        try:
+            check_actions(parse(path))
+        except RunbookError as error:
+            raise fail(str(error)) from None
+    console().print(f"[green]ok[/] {len(files)} runbook(s) valid")
 
 
 @app.command("show")
@@ -208,12 +231,37 @@ def _asker(env_name: str, is_prod: bool, yes: bool) -> Any:
     return ask
 
 
+def incident_log_group(env: str) -> str:
+    """The shared group every operator's runbook timelines go to (one stream per incident)."""
+    return f"/ingest/{env}/incidents"
+
+
+def _operator(ctx: Any) -> str:
+    """Who runs the runbook: the STS caller identity (user@host pid if STS cannot answer)."""
+    try:
+        return caller_identity(ctx.env.region, ctx.emulator_url)
+    except Exception as error:
+        console(stderr=True).print(
+            f"[yellow]warning:[/] cannot ask STS who you are ({type(error).__name__}); the "
+            "timeline names this process instead",
+            soft_wrap=True,
+        )
+        return whoami()
+
+
 def _cloudwatch_mirror(ctx: Any, group: str, stream: str) -> Any:
+    """Mirror to the shared group; made on first use. The stream is created lazily, so a Logs
+    outage at the start costs the mirror, never the walk."""
     logs = ctx.client("logs")
-    with suppress(logs.exceptions.ResourceAlreadyExistsException):
-        logs.create_log_stream(logGroupName=group, logStreamName=stream)
+    ready: list[bool] = []
 
     def put(entry: dict[str, Any]) -> None:
+        if not ready:
+            with suppress(logs.exceptions.ResourceAlreadyExistsException):
+                logs.create_log_group(logGroupName=group)
+            with suppress(logs.exceptions.ResourceAlreadyExistsException):
+                logs.create_log_stream(logGroupName=group, logStreamName=stream)
+            ready.append(True)
         logs.put_log_events(
             logGroupName=group,
             logStreamName=stream,
@@ -249,7 +297,10 @@ def runbook_run(
     ] = None,
     cloudwatch_log_group: Annotated[
         str | None,
-        typer.Option("--cloudwatch-log-group", help="Also send the timeline to this log group."),
+        typer.Option(
+            "--cloudwatch-log-group",
+            help="Shared log group the timeline is mirrored to (default /ingest/ENV/incidents).",
+        ),
     ] = None,
     emulator: EmulatorOpt = None,
 ) -> None:
@@ -259,11 +310,12 @@ def runbook_run(
 
     book = _load(name)
     ctx = _context(env, emulator)
+    ctx.operator = _operator(ctx)
     incident = incident or f"{datetime.now(UTC).strftime('%Y%m%dT%H%M%S')}-{book.name}"
     path = log or render.build_dir(env) / "incidents" / f"{incident}.jsonl"
-    timeline = Timeline(path, incident, book.name, env, whoami())
-    if cloudwatch_log_group:
-        timeline.mirror = _cloudwatch_mirror(ctx, cloudwatch_log_group, incident)
+    timeline = Timeline(path, incident, book.name, env, ctx.operator)
+    group = cloudwatch_log_group or incident_log_group(env)
+    timeline.mirror = _cloudwatch_mirror(ctx, group, incident)
     out = console()
     out.print(f"[bold]{book.title}[/] on {env} - incident {incident}", soft_wrap=True)
 
@@ -281,6 +333,12 @@ def runbook_run(
     )
     summary = timeline.summary(book)
     path.with_suffix(".md").write_text(summary, encoding="utf-8")
+    for failure in timeline.mirror_failures:
+        console(stderr=True).print(
+            f"[yellow]warning:[/] timeline entry not mirrored to {group} ({failure}); "
+            f"it is in {path}",
+            soft_wrap=True,
+        )
     out.print("")
     out.print(summary, markup=False, soft_wrap=True)
     if result.locked:

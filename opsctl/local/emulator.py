@@ -58,7 +58,8 @@ class MotoServer:
         """Forget every resource (a clean account)."""
         url = f"{self.endpoint}/moto-api/reset"
         request = urllib.request.Request(url, method="POST")  # noqa: S310
-        with urllib.request.urlopen(request, timeout=10):  # noqa: S310
+        # Generous: resetting a big account on a loaded 2-core runner took over 10 s.
+        with urllib.request.urlopen(request, timeout=60):  # noqa: S310
             pass
 
     def stop(self) -> None:

@@ -7,9 +7,11 @@ from __future__ import annotations
 from contextlib import AbstractContextManager
 from typing import TYPE_CHECKING, Any
 
+from opsctl import aws
 from opsctl.aws import emulator_from
 from opsctl.bluegreen.connect import open_engine
 from opsctl.bluegreen.stack import StackError
+from opsctl.exitcodes import Exit
 from opsctl.lock import cli_lock
 from opsctl.migrate import remote
 from opsctl.migrate.target import Outcome, TargetError
@@ -34,6 +36,7 @@ class SsmTarget:
         from botocore.exceptions import BotoCoreError, ClientError
 
         report = ConsoleReport()
+        url = emulator_from(self.emulator, self.environment)
         try:
             engine = open_engine(self.environment, self.emulator, report)
             target = remote.find_target(engine)
@@ -50,9 +53,18 @@ class SsmTarget:
                     lines,
                     f"opsctl migrate {action} {self.env}",
                     progress=report.progress,
+                    logs=aws.client("logs", self.environment.region, url),
+                    group=remote.log_group(self.env),
+                    autoscaling=engine.aws.autoscaling,
                 )
             finally:
                 report.close()
+        except KeyboardInterrupt:  # remote.run cancelled the command and waited for it to stop
+            interrupted = (
+                f"error: migrate {action} {self.env} interrupted: the SSM command was cancelled "
+                "and has stopped; see `opsctl migrate status` before retrying\n"
+            )
+            return Outcome(Exit.ABORTED, "", interrupted)
         except (remote.RemoteError, StackError) as error:
             raise TargetError(f"migrate {action} {self.env}: {error}") from None
         except ClientError as error:

@@ -1,7 +1,9 @@
-"""`opsctl release`: plan check -> expand migrations -> blue/green deploy -> contract migrations.
+"""The release log: each step of `opsctl release` as it starts and ends.
 
-Each step is appended to build/<env>/release.jsonl as it starts and ends, so `release status`
-shows progress and `release resume` continues after a crash from the first step not finished.
+Appended to build/<env>/release.jsonl, and (SharedLog) copied to the environment's state bucket
+after every entry, `s3://<bucket>/opsctl/<env>/releases/<id>.jsonl` plus a `LATEST` pointer, so
+`release status` and `release resume` work from another operator's machine. Only the holder of
+the environment lock writes it (and the lock's fence checks every write).
 """
 
 from __future__ import annotations
@@ -34,6 +36,38 @@ def _now() -> str:
 
 
 @dataclass
+class SharedLog:
+    """The copy in the state bucket every operator reads."""
+
+    s3: Any
+    bucket: str
+    env: str
+
+    def key(self, name: str) -> str:
+        return f"opsctl/{self.env}/releases/{name}"
+
+    def save(self, release: Release) -> None:
+        body = "".join(json.dumps(e) + "\n" for e in release.entries)
+        self.s3.put_object(
+            Bucket=self.bucket, Key=self.key(f"{release.id}.jsonl"), Body=body.encode()
+        )
+        self.s3.put_object(Bucket=self.bucket, Key=self.key("LATEST"), Body=release.id.encode())
+
+    def latest(self) -> list[str] | None:
+        """The latest release's lines, or None when none is recorded."""
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        try:
+            latest_id = self._get(self.key("LATEST")).strip()
+            return self._get(self.key(f"{latest_id}.jsonl")).splitlines()
+        except (ClientError, BotoCoreError):
+            return None  # none shared (or the bucket unreachable): this machine's file
+
+    def _get(self, key: str) -> str:
+        return str(self.s3.get_object(Bucket=self.bucket, Key=key)["Body"].read().decode())
+
+
+@dataclass
 class Release:
     id: str
     env: str
@@ -41,11 +75,16 @@ class Release:
     options: dict[str, Any]
     steps: dict[str, dict[str, Any]] = field(default_factory=dict)  # step -> last entry
     entries: list[dict[str, Any]] = field(default_factory=list)
+    shared: SharedLog | None = field(default=None, repr=False)
 
     @classmethod
-    def new(cls, env: str, ami: str, options: dict[str, Any]) -> Release:
+    def new(
+        cls, env: str, ami: str, options: dict[str, Any], shared: SharedLog | None = None
+    ) -> Release:
         stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
-        release = cls(id=f"{stamp}-{uuid.uuid4().hex[:6]}", env=env, ami=ami, options=options)
+        release = cls(
+            id=f"{stamp}-{uuid.uuid4().hex[:6]}", env=env, ami=ami, options=options, shared=shared
+        )
         release.log("release", "started", ami=ami, options=options)
         return release
 
@@ -57,6 +96,17 @@ class Release:
             out.write(json.dumps(entry) + "\n")
             out.flush()
         self._add(entry)
+        if self.shared is not None:
+            try:
+                self.shared.save(self)
+            except Exception as error:  # the local file has it; the next entry tries again
+                import sys
+
+                print(
+                    f"warning: release log not copied to s3://{self.shared.bucket} "
+                    f"({type(error).__name__}: {error}); it is in {path}",
+                    file=sys.stderr,
+                )
 
     def _add(self, entry: dict[str, Any]) -> None:
         self.entries.append(entry)
@@ -79,18 +129,25 @@ class Release:
         return next((s for s in STEPS if self.status_of(s) not in FINISHED), None)
 
 
-def latest(env_name: str) -> Release | None:
-    path = log_path(env_name)
-    if not path.exists():
-        return None
+def latest(env_name: str, shared: SharedLog | None = None) -> Release | None:
+    """The latest release: from the shared log when given (another operator may have started
+    it), else from this machine's file."""
+    lines = shared.latest() if shared is not None else None
+    if lines is None:
+        path = log_path(env_name)
+        if not path.exists():
+            return None
+        lines = path.read_text(encoding="utf-8").splitlines()
     release: Release | None = None
-    for line in path.read_text(encoding="utf-8").splitlines():
+    for line in lines:
         try:
             entry = json.loads(line)
         except json.JSONDecodeError:
             continue  # a line cut short by a crash
         if entry.get("step") == "release" and entry.get("status") == "started":
-            release = Release(entry["release"], env_name, entry["ami"], entry.get("options", {}))
+            release = Release(
+                entry["release"], env_name, entry["ami"], entry.get("options", {}), shared=shared
+            )
         if release is not None and entry.get("release") == release.id:
             release._add(entry)
     return release

@@ -41,6 +41,7 @@ class ActionError(Exception):
 class Context:
     env: Environment
     emulator_url: str | None
+    operator: str = ""  # the STS caller identity, once known
     _clients: dict[str, Any] = field(default_factory=dict)
     _outputs: dict[str, Any] | None = None
     _engine: Engine | None = None

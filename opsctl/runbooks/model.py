@@ -161,8 +161,29 @@ def parse(path: Path) -> Runbook:
     )
 
 
+def check_actions(book: Runbook) -> Runbook:
+    """Every step names a known action of its kind; refused here, at load, never mid-incident
+    (a walk used to crash with a KeyError on the unknown step after earlier ones had run)."""
+    from opsctl.runbooks.actions import ACTIONS
+
+    for step in book.steps:
+        action = ACTIONS.get(step.action)
+        if action is None:
+            known = ", ".join(sorted(a for a, x in ACTIONS.items() if x.kind == step.kind))
+            raise RunbookError(
+                f"{book.path.name}: {step.section} step {step.index}: unknown {step.kind} "
+                f"action {step.action!r} (known: {known})"
+            )
+        if action.kind != step.kind:
+            raise RunbookError(
+                f"{book.path.name}: {step.section} step {step.index}: {step.action} is a "
+                f"{action.kind} action, not {step.kind}"
+            )
+    return book
+
+
 def load_all(folder: Path = RUNBOOKS) -> list[Runbook]:
-    return [parse(p) for p in sorted(folder.glob("*.md")) if p.name != "README.md"]
+    return [check_actions(parse(p)) for p in sorted(folder.glob("*.md")) if p.name != "README.md"]
 
 
 def load(name: str, folder: Path = RUNBOOKS) -> Runbook:
@@ -170,7 +191,7 @@ def load(name: str, folder: Path = RUNBOOKS) -> Runbook:
     if not path.exists():
         known = ", ".join(p.stem for p in sorted(folder.glob("*.md")) if p.name != "README.md")
         raise RunbookError(f"no runbook {name!r} (known: {known})")
-    return parse(path)
+    return check_actions(parse(path))
 
 
 def for_alarm_name(alarm_name: str, runbooks: list[Runbook]) -> Runbook | None:

@@ -38,6 +38,7 @@ class Timeline:
     operator: str
     entries: list[dict[str, Any]] = field(default_factory=list)
     mirror: Callable[[dict[str, Any]], None] | None = None
+    mirror_failures: list[str] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         """A run on an existing incident (--incident ID) continues its timeline and summary."""
@@ -71,7 +72,12 @@ class Timeline:
             out.flush()
         self.entries.append(entry)
         if self.mirror is not None:
-            self.mirror(entry)
+            # The file above already has the entry; a mirror failure must never abort a walk
+            # whose action already ran. It is reported, and the next entry tries again.
+            try:
+                self.mirror(entry)
+            except Exception as error:
+                self.mirror_failures.append(f"{step}: {type(error).__name__}: {error}")
 
     def summary(self, runbook: Runbook) -> str:
         """The markdown incident summary printed at the end (and saved next to the log)."""
@@ -149,8 +155,7 @@ def walk(
     the environment lock is taken before the first one runs and held to the end."""
 
     result = Result()
-    held: lock.Lock | None = None
-    ssm = None
+    held: lock.Lease | None = None
     try:
         for title in SECTIONS:
             section = runbook.sections[title]
@@ -189,9 +194,8 @@ def walk(
                         show("    declined: not run")
                         continue
                     if held is None:
-                        ssm = ctx.client("ssm")
                         try:
-                            held = lock.acquire(ssm, ctx.env.name, lock_command, 3600)
+                            held = _take_lock(ctx, lock_command)
                         except lock.LockHeld as error:
                             result.locked = error.holder.describe()
                             timeline.add(
@@ -210,6 +214,18 @@ def walk(
                 timeline.add(step.id, step.kind, step.action, command, outcome, output)
                 show(f"    {outcome}: " + output.replace("\n", "\n      "))
     finally:
-        if held is not None and ssm is not None:
-            lock.release(ssm, ctx.env.name, held)
+        if held is not None:
+            lock.let_go(held)
     return result
+
+
+def _take_lock(ctx: Context, command: str) -> Any:
+    """The environment lock for the rest of the walk: a lease the heartbeat renews while the run
+    is open (a person may take an hour to decide), fencing every change the actions make."""
+    from opsctl import lock
+
+    store = lock.Store.open(ctx.env.name, ctx.env.region, ctx.emulator_url)
+    operator = ctx.operator or lock.caller_identity(ctx.env.region, ctx.emulator_url)
+    lease = store.acquire(command, operator, ttl_seconds=3600)
+    lock.hold(lease)
+    return lease

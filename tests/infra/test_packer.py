@@ -422,6 +422,9 @@ def test_migrate_unit_is_a_oneshot_never_enabled() -> None:
     assert unit["Service"]["Type"] == ["oneshot"]
     assert unit["Service"]["ExecStart"] == ["/opt/ingest/venv/bin/ingest-service migrate"]
     assert "Install" not in unit
+    # A long DDL must not be killed part-way (it was, at 900 s): the bound is opsctl's SSM
+    # executionTimeout (OPSCTL_MIGRATE_TIMEOUT_SECONDS), documented in docs/operations.md.
+    assert unit["Service"]["TimeoutStartSec"] == ["infinity"]
 
 
 def test_systemd_analyze_verifies_the_units(tmp_path: Path) -> None:

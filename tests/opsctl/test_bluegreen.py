@@ -11,6 +11,7 @@ moto's real behaviour. A few tests run the real CLI in a subprocess end to end.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -34,6 +35,7 @@ from opsctl.bluegreen.stack import Stack, discover
 from opsctl.bluegreen.timing import Timings
 from opsctl.exitcodes import Exit
 from opsctl.local.emulator import MotoServer
+from opsctl.release.gates import contracted_parameter
 from tests.support.mariadb import MariaDB
 from tests.support.opsctl_run import Opsctl
 from tests.support.paths import REPO
@@ -48,6 +50,7 @@ FAST_ENV = {
     "OPSCTL_BG_HEALTHY_TIMEOUT": "5",
     "OPSCTL_BG_DRAIN_SECONDS": "0",
 }
+NOT_HELD = lock.Lock(env=ENV, token=0, revision=0)
 MUTATING = ("create_", "update_", "modify_", "put_", "delete_", "set_", "register_")
 
 
@@ -126,7 +129,9 @@ def env(stack: Env) -> Env:
     fleet = stack.fleet()
     for alarm in fleet.stack.alarm_names:
         clients.cloudwatch.set_alarm_state(AlarmName=alarm, StateValue="OK", StateReason="test")
-    lock.break_lock(clients.ssm, ENV)
+    lock.Store.open(ENV, REGION, stack.url).break_lock()
+    with contextlib.suppress(clients.ssm.exceptions.ParameterNotFound):  # no contract recorded
+        clients.ssm.delete_parameter(Name=contracted_parameter(ENV))
     deployment = record.load_deployment(clients.ssm, ENV)
     if deployment is not None and deployment.active:
         deployment.status = "aborted"
@@ -402,8 +407,9 @@ def test_second_deploy_exits_3_naming_the_first_and_ctrl_c_leaves_a_resumable_st
         wait_until(lambda: _step(clients) == "canary-50")
         second = env.opsctl("bluegreen", "deploy", ENV, "--ami", env.new_ami("second"), "--yes")
         assert second.code == Exit.LOCKED, second.output
-        holder = lock.read(clients.ssm, ENV)
+        holder = lock.Store.open(ENV, REGION, env.url).read()
         assert holder is not None
+        assert holder.held
         assert f"locked by {holder.who} (bluegreen deploy)" in second.stderr
         assert f"pid {first.pid}" in second.stderr
         status = env.opsctl("lock", "status", ENV)
@@ -414,7 +420,7 @@ def test_second_deploy_exits_3_naming_the_first_and_ctrl_c_leaves_a_resumable_st
         first.kill()
     assert first.returncode == Exit.ABORTED, err
     assert f"opsctl bluegreen deploy {ENV} --resume" in err
-    assert lock.read(clients.ssm, ENV) is None
+    assert not (lock.Store.open(ENV, REGION, env.url).read() or NOT_HELD).held
     shown = env.opsctl("bluegreen", "status", ENV)
     assert "interrupted" in shown.stdout
     assert "stopped at step canary-50" in shown.stdout
@@ -571,31 +577,6 @@ def test_a_50_50_canary_keeps_the_recorded_live_colour(env: Env) -> None:
         assert engine.live() == colour
         status = engine.status()
         assert (status["live"], status["drift"]) == (colour, None)
-
-
-def test_lock_is_exclusive_expires_and_breaks(env: Env) -> None:
-    ssm = env.clients().ssm
-    held = lock.acquire(ssm, ENV, "migrate", ttl_seconds=600)
-    with pytest.raises(lock.LockHeld) as error:
-        lock.acquire(ssm, ENV, "bluegreen deploy", ttl_seconds=600)
-    assert error.value.holder == held
-    result = env.opsctl("bluegreen", "rollback", ENV, "--yes")
-    assert result.code == Exit.LOCKED
-    assert f"locked by {held.who} (migrate)" in result.stderr
-    assert "opsctl lock break local" in result.stderr
-    refused = env.opsctl("lock", "break", ENV)  # no terminal, no --yes: asks, cannot, refuses
-    assert refused.code == Exit.ABORTED
-    assert lock.read(ssm, ENV) == held
-    broken = env.opsctl("lock", "break", ENV, "--yes")
-    assert broken.code == 0
-    assert "broken" in broken.stdout
-    assert lock.read(ssm, ENV) is None
-    # An expired lock is taken over by the next command.
-    lock.acquire(ssm, ENV, "apply", ttl_seconds=-1)
-    taken = lock.acquire(ssm, ENV, "bluegreen deploy", ttl_seconds=600)
-    assert lock.read(ssm, ENV) == taken
-    lock.release(ssm, ENV, taken)
-    assert env.opsctl("lock", "status", ENV).stdout.strip() == "local is not locked."
 
 
 # --- release -----------------------------------------------------------------------------------

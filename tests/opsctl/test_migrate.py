@@ -308,8 +308,8 @@ def fake_ssm(
     monkeypatch.setattr(
         aws_factory,
         "client",
-        lambda service, region, url=None: (
-            fake if service == "ssm" else real_client(service, region, url)
+        lambda service, region, url=None, **kw: (
+            fake if service == "ssm" else real_client(service, region, url, **kw)
         ),
     )
     return fake
@@ -412,3 +412,164 @@ def test_local_runner_passes_the_url_in_the_environment_never_on_the_command_lin
     argv = (tmp_path / "ingest-service.argv").read_text().split()
     assert argv == ["schema", "up", "--phase=expand", "--name", "dev"]
     assert (tmp_path / "ingest-service.env").read_text() == f"{url}|none"
+
+
+class PlayedInstance(FakeRunCommandSsm):
+    """moto's SSM runs nothing, so this plays the instance's side of Run Command (MOCK, as
+    above): GetCommandInvocation answers `statuses` in turn (the last one repeats), with stdout
+    cut at 24,000 characters as SSM's API does, while the agent's upload of the whole output
+    to CloudWatch Logs (`<command>/<instance>/aws-runShellScript/stdout`) goes to moto's real
+    Logs. CancelCommand is recorded and turns the answers into Cancelling, then Cancelled."""
+
+    def __init__(self, real: Any, logs: Any, stdout: str, code: int, statuses: list[str]) -> None:
+        super().__init__(real, stdout, code)
+        self.logs, self.statuses = logs, list(statuses)
+        self.cancelled: list[dict[str, Any]] = []
+        self.calls: list[str] = []
+        self.on_poll: Any = None
+
+    def send_command(self, **params: Any) -> Any:
+        sent = super().send_command(**params)
+        group = params.get("CloudWatchOutputConfig", {}).get("CloudWatchLogGroupName")
+        if group:
+            self._upload(group, sent["Command"]["CommandId"], params["InstanceIds"][0])
+        return sent
+
+    def _upload(self, group: str, command_id: str, instance_id: str) -> None:
+        from contextlib import suppress
+
+        with suppress(self.logs.exceptions.ResourceAlreadyExistsException):
+            self.logs.create_log_group(logGroupName=group)
+        stream = f"{command_id}/{instance_id}/aws-runShellScript/stdout"
+        self.logs.create_log_stream(logGroupName=group, logStreamName=stream)
+        now = int(time.time() * 1000)
+        lines = self.stdout.rstrip("\n").split("\n")
+        for start in range(0, len(lines), 500):  # PutLogEvents takes batches
+            self.logs.put_log_events(
+                logGroupName=group,
+                logStreamName=stream,
+                logEvents=[
+                    {"timestamp": now, "message": line} for line in lines[start : start + 500]
+                ],
+            )
+
+    def cancel_command(self, **params: Any) -> Any:
+        self.calls.append("cancel")
+        self.cancelled.append(params)
+        self.statuses = ["Cancelling", "Cancelled"]
+        return {}
+
+    def get_command_invocation(self, **params: Any) -> Any:
+        status = self.statuses.pop(0) if len(self.statuses) > 1 else self.statuses[0]
+        self.calls.append(status)
+        if self.on_poll is not None:
+            self.on_poll(status)
+        return {
+            "Status": status,
+            "ResponseCode": self.code if status in ("Success", "Failed") else -1,
+            "StandardOutputContent": self.stdout[:24_000],
+            "StandardErrorContent": "",
+        }
+
+
+def played_instance(
+    aws: MotoServer, monkeypatch: pytest.MonkeyPatch, stdout: str, code: int, statuses: list[str]
+) -> PlayedInstance:
+    from opsctl import aws as aws_factory
+    from tests.support.moto import REGION
+
+    real_client = aws_factory.client
+    fake = PlayedInstance(
+        real_client("ssm", REGION, aws.endpoint),
+        real_client("logs", REGION, aws.endpoint),
+        stdout,
+        code,
+        statuses,
+    )
+    monkeypatch.setattr(
+        aws_factory,
+        "client",
+        lambda service, region, url=None, **kw: (
+            fake if service == "ssm" else real_client(service, region, url, **kw)
+        ),
+    )
+    monkeypatch.setenv("OPSCTL_MIGRATE_POLL_SECONDS", "0.05")
+    monkeypatch.setenv("OPSCTL_EMULATOR_URL", aws.endpoint)
+    return fake
+
+
+def test_run_command_output_over_24000_characters_is_shown_whole_from_the_log_group(
+    aws: MotoServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Main showed GetCommandInvocation's output, which stops at 24,000 characters: a failing
+    migration's error, at the end of its log, was lost. MOCK of the instance (PlayedInstance)."""
+    from typer.testing import CliRunner
+
+    from opsctl.cli import app
+    from tests.support.moto import create
+
+    create(aws.endpoint)
+    long_log = "".join(f"statement {n}: ALTER TABLE jobs ...\n" for n in range(2000))
+    long_log += "ERROR 1060 (42S21): Duplicate column name 'note' in revision 0003\n"
+    assert len(long_log) > 24_000
+    fake = played_instance(aws, monkeypatch, long_log, 1, ["InProgress", "Failed"])
+    result = CliRunner().invoke(app, ["migrate", "status", "local"])
+    assert result.exit_code == 1, result.output
+    assert "Duplicate column name 'note' in revision 0003" in result.output
+    assert "statement 0: ALTER" in result.output
+    assert "statement 1999: ALTER" in result.output
+    (sent,) = fake.sent
+    assert sent["CloudWatchOutputConfig"] == {
+        "CloudWatchLogGroupName": "/ingest/local/run-command",
+        "CloudWatchOutputEnabled": True,
+    }
+
+
+def test_ctrl_c_cancels_the_command_and_waits_for_it_to_stop_before_releasing_the_lock(
+    aws: MotoServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Main left the migration running on the instance when Ctrl-C (or the client time-out)
+    ended opsctl, and released the lock. Now a real SIGINT cancels the command; the lock stays
+    held until SSM reports it Cancelled; the instance is protected from scale-in throughout.
+    MOCK of the instance (PlayedInstance)."""
+    import threading
+
+    from typer.testing import CliRunner
+
+    from opsctl import lock
+    from opsctl.cli import app
+    from tests.support.moto import REGION, create
+
+    local = create(aws.endpoint)
+    asg = local.client("autoscaling")
+    instance = asg.describe_auto_scaling_groups(
+        AutoScalingGroupNames=[local.outputs["asg_names"]["blue"]]
+    )["AutoScalingGroups"][0]["Instances"][0]["InstanceId"]
+    store = lock.Store.open("local", REGION, aws.endpoint)
+    fake = played_instance(aws, monkeypatch, "applying 0003\n", 0, ["InProgress"])
+    seen: list[tuple[str, bool, bool]] = []
+    main = threading.main_thread().ident
+
+    def on_poll(status: str) -> None:
+        protected = asg.describe_auto_scaling_instances(InstanceIds=[instance])[
+            "AutoScalingInstances"
+        ][0]["ProtectedFromScaleIn"]
+        seen.append((status, (store.read() or lock.Lock("", 0, 0)).held, protected))
+        if status == "InProgress" and len(seen) == 2 and main is not None:
+            signal.pthread_kill(main, signal.SIGINT)  # the operator presses Ctrl-C
+
+    fake.on_poll = on_poll
+    result = CliRunner().invoke(app, ["migrate", "up", "local"])
+    assert result.exit_code == 4, result.output
+    assert "interrupted: the SSM command was cancelled" in result.output
+    assert fake.cancelled
+    assert fake.cancelled[0]["InstanceIds"] == [instance]
+    assert fake.calls[-3:] == ["cancel", "Cancelling", "Cancelled"]
+    # Held and protected on every poll, including the one that saw it Cancelled ...
+    assert seen[-1][0] == "Cancelled"
+    assert all(held and prot for _, held, prot in seen)
+    # ... and only then released and unprotected.
+    assert not (store.read() or lock.Lock("", 0, 0)).held
+    assert not asg.describe_auto_scaling_instances(InstanceIds=[instance])["AutoScalingInstances"][
+        0
+    ]["ProtectedFromScaleIn"]

@@ -143,7 +143,9 @@ def test_run_with_scripted_answers_records_every_step_and_a_declined_step_does_n
     assert group[0]["DesiredCapacity"] == 2
     assert timeline(log)[-3]["outcome"] == "ok"
     assert timeline(log)[-3]["action"] == "asg-scale"
-    assert lock.read(local.client("ssm"), ENV) is None  # the remediation's lock was released
+    released = lock.Store.open(ENV, "eu-west-1", local.url).read()
+    assert released is not None
+    assert not released.held
 
 
 def test_live_colour_is_the_one_taking_traffic_not_a_stale_record(
@@ -218,8 +220,8 @@ def test_a_later_run_on_the_same_incident_adds_to_its_timeline_and_summary(
 def test_remediation_takes_the_environment_lock(
     local: Local, opsctl: Opsctl, tmp_path: Path
 ) -> None:
-    ssm = local.client("ssm")
-    held = lock.acquire(ssm, ENV, "someone else's apply", 600)
+    store = lock.Store.open(ENV, "eu-west-1", local.url)
+    held = store.acquire("someone else's apply", "arn:aws:sts::123456789012:user/bob")
     log = tmp_path / "locked.jsonl"
     result = opsctl("runbook", "run", "asg-cpu", ENV, "--yes", "--log", str(log))
     assert result.code == 3, result.output
@@ -231,7 +233,7 @@ def test_remediation_takes_the_environment_lock(
         AutoScalingGroupNames=[local.outputs["asg_names"]["blue"]]
     )["AutoScalingGroups"][0]
     assert group["DesiredCapacity"] == 1
-    lock.release(ssm, ENV, held)
+    store.release(held)
 
 
 def test_prod_remediation_is_not_taken_from_piped_input_without_yes(
@@ -263,3 +265,123 @@ def test_runbook_list_json_says_whether_each_is_stale(opsctl: Opsctl) -> None:
     assert result.code == 0, result.output
     rows = json.loads(result.stdout)
     assert {r["name"]: r["stale"] for r in rows} == {b.name: b.stale() for b in load_all()}
+
+
+# --- issue 18: load-time validation, shared timeline, STS operator, the lock renewed -----------
+def test_a_runbook_with_an_unknown_action_is_refused_at_load(
+    tmp_path: Path, opsctl: Opsctl
+) -> None:
+    """Main loaded it and crashed with a KeyError when the walk reached the step, after the
+    steps before it had run. Now loading refuses it, and `runbook validate` names the step."""
+    from opsctl.runbooks.model import RunbookError, check_actions, parse
+
+    broken = tmp_path / "asg-cpu.md"
+    text = (REPO / "runbooks" / "asg-cpu.md").read_text(encoding="utf-8")
+    broken.write_text(text.replace("remediate: asg-scale", "remediate: asg-explode"), "utf-8")
+    with pytest.raises(
+        RunbookError, match="Mitigation step 1: unknown remediate action 'asg-explode'"
+    ):
+        check_actions(parse(broken))
+    result = opsctl("runbook", "validate", str(broken))
+    assert result.code == 1
+    assert "unknown remediate action 'asg-explode'" in result.stderr
+    assert "Traceback" not in result.output
+    assert opsctl("runbook", "validate").code == 0  # the repository's runbooks are all valid
+
+
+def test_the_timeline_goes_to_the_shared_log_group_under_the_sts_identity(
+    local: Local, opsctl: Opsctl, tmp_path: Path
+) -> None:
+    """Main kept the timeline on the operator's machine only, with `user@host pid` as the
+    operator. Every entry now also goes to /ingest/ENV/incidents, under the STS caller ARN."""
+    log = tmp_path / "shared.jsonl"
+    result = opsctl("runbook", "run", "asg-cpu", ENV, "--incident", "inc-1", "--log", str(log),
+                    stdin="n\n")  # fmt: skip
+    assert result.code == 0, result.output
+    who = local.client("sts").get_caller_identity()["Arn"]
+    assert {e["operator"] for e in timeline(log)} == {who}
+    events = local.client("logs").get_log_events(
+        logGroupName="/ingest/local/incidents", logStreamName="inc-1", startFromHead=True
+    )["events"]
+    mirrored = [json.loads(e["message"]) for e in events]
+    assert [e["step"] for e in mirrored] == [e["step"] for e in timeline(log)]
+    assert all(e["operator"] == who for e in mirrored)
+
+
+def test_a_mirror_failure_never_aborts_a_walk_whose_action_already_ran(
+    local: Local, tmp_path: Path
+) -> None:
+    """Main let a PutLogEvents error escape Timeline.add: the walk stopped right after the
+    remediation had changed the environment, with its outcome unrecorded and the rest not run."""
+    from botocore.exceptions import ClientError
+
+    from opsctl.config import load
+    from opsctl.runbooks.actions import Context
+    from opsctl.runbooks.model import load as load_runbook
+    from opsctl.runbooks.runner import Timeline, walk
+
+    def failing_mirror(_entry: dict[str, object]) -> None:
+        raise ClientError({"Error": {"Code": "ServiceUnavailable", "Message": "Logs down"}}, "Put")
+
+    ctx = Context(load(ENV), local.url)
+    log = tmp_path / "mirror-down.jsonl"
+    line = Timeline(log, "inc-2", "asg-cpu", ENV, "arn:test", mirror=failing_mirror)
+    book = load_runbook("asg-cpu")
+    result = walk(book, ctx, line, lambda _s, _c: True, lambda _t: None, lock_command="runbook")
+    assert result.failed == 0
+    assert [e["step"] for e in timeline(log)] == [s.id for s in book.steps]  # all ran, recorded
+    assert len(line.mirror_failures) == len(book.steps)
+    blue = local.outputs["asg_names"]["blue"]
+    group = local.client("autoscaling").describe_auto_scaling_groups(AutoScalingGroupNames=[blue])[
+        "AutoScalingGroups"
+    ][0]
+    assert group["DesiredCapacity"] == 2  # the remediation ran
+
+
+def test_the_remediation_lock_is_renewed_while_the_operator_decides(
+    local: Local, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Main took the lock once for 3,600 s and never renewed it: a person deciding for longer
+    lost it to the next command mid-incident. With a 1 s lease (so the test is quick), the lock
+    taken at the first remediate step is still ours many leases later, at the second."""
+    import time
+
+    from opsctl.config import load
+    from opsctl.runbooks.actions import Context
+    from opsctl.runbooks.model import load as load_runbook
+    from opsctl.runbooks.runner import Timeline, walk
+
+    monkeypatch.setattr(lock, "LEASE_SECONDS", 1.0)
+    monkeypatch.setattr(lock, "SKEW_MARGIN", 0.2)
+    store = lock.Store.open(ENV, "eu-west-1", local.url)
+    book = load_runbook("high-latency")
+    remediate = [s for s in book.steps if s.kind == "remediate"]
+    assert len(remediate) >= 2
+    seen: dict[str, object] = {}
+
+    def ask(step: object, _command: str) -> bool:
+        if step == remediate[0]:
+            return True
+        if step == remediate[1]:
+            first = store.read()
+            assert first is not None
+            assert first.held
+            deadline = time.monotonic() + 60
+            while time.time() < first.expires_at + 3:  # three leases go by while deciding
+                assert time.monotonic() < deadline
+                time.sleep(0.1)
+            try:
+                store.acquire("someone else's apply", "arn:bob")
+            except lock.LockHeld as held:
+                seen["refused"] = held.holder
+        return False
+
+    ctx = Context(load(ENV), local.url, operator="arn:aws:sts::123456789012:user/alice")
+    line = Timeline(tmp_path / "renew.jsonl", "inc-3", book.name, ENV, ctx.operator)
+    walk(book, ctx, line, ask, lambda _t: None, lock_command="runbook high-latency")
+    holder = seen.get("refused")
+    assert isinstance(holder, lock.Lock)
+    assert holder.holder == "arn:aws:sts::123456789012:user/alice"
+    after = store.read()
+    assert after is not None
+    assert not after.held

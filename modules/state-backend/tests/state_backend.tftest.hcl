@@ -193,3 +193,16 @@ run "reject_bad_name" {
   }
   expect_failures = [var.name]
 }
+
+run "lock_table_for_opsctl" {
+  command = plan
+
+  assert {
+    condition     = aws_dynamodb_table.lock.name == "ingest-test-opsctl-lock" && aws_dynamodb_table.lock.hash_key == "env" && aws_dynamodb_table.lock.billing_mode == "PAY_PER_REQUEST"
+    error_message = "opsctl/lock.py expects the table <name>-opsctl-lock keyed by env, on demand."
+  }
+  assert {
+    condition     = aws_dynamodb_table.lock.server_side_encryption[0].enabled && aws_dynamodb_table.lock.point_in_time_recovery[0].enabled && aws_dynamodb_table.lock.deletion_protection_enabled
+    error_message = "The lock table must be encrypted with the state key, recoverable and protected from deletion."
+  }
+}
