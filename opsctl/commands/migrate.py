@@ -37,7 +37,7 @@ from opsctl.ui import (
 if TYPE_CHECKING:
     from opsctl.config import Environment
 
-migrate_app = typer.Typer(
+app = typer.Typer(
     help="Database migrations (Alembic) under a lock: status, up, down, sql, stamp, history, lint.",
     no_args_is_help=True,
 )
@@ -104,7 +104,7 @@ def _guard_destructive(environment: Environment, action: str, yes: bool) -> None
     confirm(environment, action, yes)
 
 
-@migrate_app.command("status")
+@app.command("status")
 def migrate_status(
     env: EnvArg,
     database_url: DatabaseUrlOpt = None,
@@ -124,7 +124,7 @@ def migrate_status(
     _finish(outcome)
 
 
-@migrate_app.command("up")
+@app.command("up")
 def migrate_up(
     env: EnvArg,
     database_url: DatabaseUrlOpt = None,
@@ -159,7 +159,7 @@ def migrate_up(
     _finish(outcome)
 
 
-@migrate_app.command("down")
+@app.command("down")
 def migrate_down(
     env: EnvArg,
     database_url: DatabaseUrlOpt = None,
@@ -192,7 +192,7 @@ def migrate_down(
     _finish(outcome)
 
 
-@migrate_app.command("sql")
+@app.command("sql")
 def migrate_sql(
     env: EnvArg,
     database_url: DatabaseUrlOpt = None,
@@ -204,7 +204,7 @@ def migrate_sql(
     _finish(_run(target, "sql", _flags(revision=revision)))
 
 
-@migrate_app.command("stamp")
+@app.command("stamp")
 def migrate_stamp(
     env: EnvArg,
     revision: Annotated[str, typer.Option("--revision", help="Revision to record as applied.")],
@@ -222,7 +222,7 @@ def migrate_stamp(
     _finish(outcome)
 
 
-@migrate_app.command("history")
+@app.command("history")
 def migrate_history(
     env: EnvArg,
     database_url: DatabaseUrlOpt = None,
@@ -255,7 +255,7 @@ def migrate_history(
     console().print(runs if found["log"] else "No migration has run on this database yet.")
 
 
-@migrate_app.command("lint")
+@app.command("lint")
 def migrate_lint(
     paths: Annotated[
         list[Path] | None,

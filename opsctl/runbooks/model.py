@@ -25,6 +25,7 @@ from typing import Any
 import yaml
 
 from opsctl.paths import REPO
+from opsctl.runbooks.actions import ACTIONS
 
 RUNBOOKS = REPO / "runbooks"
 SECTIONS = ("Symptoms", "Triage", "Mitigation", "Verification", "Escalation", "Follow-up")
@@ -164,8 +165,6 @@ def parse(path: Path) -> Runbook:
 def check_actions(book: Runbook) -> Runbook:
     """Every step names a known action of its kind; refused here, at load, never mid-incident
     (a walk used to crash with a KeyError on the unknown step after earlier ones had run)."""
-    from opsctl.runbooks.actions import ACTIONS
-
     for step in book.steps:
         action = ACTIONS.get(step.action)
         if action is None:
