@@ -67,7 +67,7 @@ def main() -> int:
             env=env,
             start_new_session=True,
         )
-        wait_for(_healthy, 60, f"the service on port {SERVICE_PORT}")
+        wait_for(_healthy, 180, f"the service on port {SERVICE_PORT}")
         print(
             f"\n  AWS emulator (moto)   {moto.endpoint}   (log: var/moto.log)"
             f"\n  ingestion service     http://127.0.0.1:{SERVICE_PORT}  (+ worker; GET /health)"

@@ -84,7 +84,7 @@ def devstack(tmp_path: Path) -> Iterator[Stack]:
             stderr=subprocess.STDOUT,
         )
         try:
-            wait_for(lambda: healthy(service_port), 60, "GET /health via the local stack")
+            wait_for(lambda: healthy(service_port), 240, "GET /health via the local stack")
             yield Stack(process, f"http://127.0.0.1:{service_port}", f"http://127.0.0.1:{emulator_port}")
         finally:
             if process.poll() is None:
@@ -117,7 +117,7 @@ def final_job(api: httpx.Client, dataset: str, source_ref: str) -> dict[str, Any
                 return True
         return False
 
-    wait_for(done, 60, f"a finished job for {source_ref}")
+    wait_for(done, 120, f"a finished job for {source_ref}")
     return found
 
 
