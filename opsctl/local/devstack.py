@@ -73,8 +73,9 @@ def main() -> int:
             f"\n  ingestion service     http://127.0.0.1:{SERVICE_PORT}  (+ worker; GET /health)"
             f"\n  database              {env.get('INGEST_DATABASE_URL', 'sqlite: var/ingest.db')}"
             f"\n  ingest bucket         s3://{path.bucket}/DATASET/...  -> SQS {path.queue_url}"
-            f"\n\n  aws s3 cp FILE s3://{path.bucket}/DATASET/x.ndjson --endpoint-url {moto.endpoint}"
-            f"\n  (with AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing"
+            f"\n\n  aws s3 cp FILE s3://{path.bucket}/DATASET/x.ndjson"
+            f" --endpoint-url {moto.endpoint}"
+            "\n  (with AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing"
             f" AWS_DEFAULT_REGION={REGION})"
             "\n\n  Ctrl-C stops both.\n",
             flush=True,

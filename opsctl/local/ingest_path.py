@@ -29,9 +29,7 @@ class IngestPath:
     dlq_url: str
 
 
-def create(
-    endpoint: str, region: str, *, bucket: str = BUCKET, queue: str = QUEUE
-) -> IngestPath:
+def create(endpoint: str, region: str, *, bucket: str = BUCKET, queue: str = QUEUE) -> IngestPath:
     """Create the bucket, `<queue>` and `<queue>-dlq`, and the notification; return their ids."""
     s3, sqs = aws.client("s3", region, endpoint), aws.client("sqs", region, endpoint)
     dlq_url = sqs.create_queue(QueueName=f"{queue}-dlq")["QueueUrl"]

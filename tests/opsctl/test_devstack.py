@@ -85,7 +85,9 @@ def devstack(tmp_path: Path) -> Iterator[Stack]:
         )
         try:
             wait_for(lambda: healthy(service_port), 240, "GET /health via the local stack")
-            yield Stack(process, f"http://127.0.0.1:{service_port}", f"http://127.0.0.1:{emulator_port}")
+            yield Stack(
+                process, f"http://127.0.0.1:{service_port}", f"http://127.0.0.1:{emulator_port}"
+            )
         finally:
             if process.poll() is None:
                 process.kill()
