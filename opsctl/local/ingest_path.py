@@ -1,4 +1,4 @@
-"""The S3 -> SQS ingest path on the emulator, made with boto3 in well under a second: the ingest
+"""The S3 -> SQS ingest path on the emulator, made with boto3 in seconds (no terraform): the ingest
 bucket, its event queue with a dead-letter queue, and the ObjectCreated notification between them.
 
 What the `ingest` Terraform module builds (modules/ingest/queue.tf), minus what the emulator does
