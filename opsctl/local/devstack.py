@@ -1,4 +1,5 @@
-"""`make run`: the local stack in the foreground (moto server + the ingestion service).
+"""`make run`: the local stack in the foreground (moto server + the ingestion service), with the
+S3 ingest path on the emulator (bucket -> SQS queue -> the service's worker).
 
 Ctrl-C (or SIGTERM) stops everything this started, by PID.
 """
@@ -11,13 +12,17 @@ import subprocess
 import sys
 import urllib.request
 
+from botocore.exceptions import BotoCoreError, ClientError
+
 from opsctl.aws import DUMMY_CREDENTIALS
+from opsctl.local import ingest_path
 from opsctl.local.emulator import MotoServer
 from opsctl.local.processes import port_open, stop, wait_for
 from opsctl.paths import REPO
 
 EMULATOR_PORT = int(os.environ.get("OPSCTL_EMULATOR_PORT", "4566"))
 SERVICE_PORT = int(os.environ.get("INGEST_PORT", "8000"))
+REGION = "eu-west-1"
 
 
 def _healthy() -> bool:
@@ -40,9 +45,13 @@ def main() -> int:
     signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt))
     try:
         moto.start()
+        path = ingest_path.create(moto.endpoint, REGION)
         env = dict(os.environ, **DUMMY_CREDENTIALS, INGEST_ENV="local")
-        env.setdefault("INGEST_AWS_ENDPOINT_URL", moto.endpoint)
-        env.setdefault("AWS_DEFAULT_REGION", "eu-west-1")
+        # The service talks to this emulator and consumes this queue (the worker runs inside it).
+        env["INGEST_AWS_ENDPOINT_URL"] = moto.endpoint
+        env["INGEST_AWS_REGION"] = REGION
+        env["INGEST_SQS_QUEUE_URL"] = path.queue_url
+        env.setdefault("AWS_DEFAULT_REGION", REGION)
         migrated = subprocess.run(
             [sys.executable, "-m", "service.cli", "migrate"], cwd=REPO, env=env, check=False
         )
@@ -58,11 +67,16 @@ def main() -> int:
             env=env,
             start_new_session=True,
         )
-        wait_for(_healthy, 60, f"the service on port {SERVICE_PORT}")
+        wait_for(_healthy, 180, f"the service on port {SERVICE_PORT}")
         print(
             f"\n  AWS emulator (moto)   {moto.endpoint}   (log: var/moto.log)"
             f"\n  ingestion service     http://127.0.0.1:{SERVICE_PORT}  (+ worker; GET /health)"
             f"\n  database              {env.get('INGEST_DATABASE_URL', 'sqlite: var/ingest.db')}"
+            f"\n  ingest bucket         s3://{path.bucket}/DATASET/...  -> SQS {path.queue_url}"
+            f"\n\n  aws s3 cp FILE s3://{path.bucket}/DATASET/x.ndjson"
+            f" --endpoint-url {moto.endpoint}"
+            "\n  (with AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing"
+            f" AWS_DEFAULT_REGION={REGION})"
             "\n\n  Ctrl-C stops both.\n",
             flush=True,
         )
@@ -72,7 +86,7 @@ def main() -> int:
     except KeyboardInterrupt:
         print("\nstopping ...")
         return 0
-    except (TimeoutError, RuntimeError) as error:
+    except (TimeoutError, RuntimeError, BotoCoreError, ClientError) as error:
         print(f"make run: {error}")
         return 1
     finally:

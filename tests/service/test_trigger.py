@@ -10,6 +10,7 @@ import orjson
 import pytest
 from starlette.testclient import TestClient
 
+from opsctl.local import ingest_path
 from opsctl.local.emulator import MotoServer
 from opsctl.local.processes import wait_for
 from service.app import create_app
@@ -43,18 +44,11 @@ def wait_for_job(client: TestClient, status: str, **match: Any) -> dict[str, Any
 
 def test_objects_dropped_in_the_bucket_are_ingested(aws: MotoServer, make_settings: Any) -> None:
     s3, sqs = boto3.client("s3"), boto3.client("sqs")
-    bucket = unique("ingest")
-    s3.create_bucket(Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": "eu-west-1"})
-    queue_url = sqs.create_queue(QueueName=unique("events"))["QueueUrl"]
-    queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])[
-        "Attributes"
-    ]["QueueArn"]
-    s3.put_bucket_notification_configuration(
-        Bucket=bucket,
-        NotificationConfiguration={
-            "QueueConfigurations": [{"QueueArn": queue_arn, "Events": ["s3:ObjectCreated:*"]}]
-        },
+    # The same bucket, queue and notification that `make run` makes (opsctl/local/ingest_path.py).
+    path = ingest_path.create(
+        aws.endpoint, "eu-west-1", bucket=unique("ingest"), queue=unique("events")
     )
+    bucket, queue_url = path.bucket, path.queue_url
     settings = make_settings(
         sqs_queue_url=queue_url, aws_endpoint_url=aws.endpoint, sqs_wait_seconds=0, chunk_records=2
     )
