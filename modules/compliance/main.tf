@@ -61,7 +61,7 @@ resource "aws_iam_role_policy" "delivery" {
         Sid      = "EncryptDeliveries"
         Effect   = "Allow"
         Action   = ["kms:Decrypt", "kms:GenerateDataKey"]
-        Resource = aws_kms_key.this.arn
+        Resource = module.kms.arn
       },
     ]
   })
@@ -85,7 +85,7 @@ resource "aws_config_configuration_recorder" "this" {
 resource "aws_config_delivery_channel" "this" {
   name           = var.name
   s3_bucket_name = module.config_bucket.name
-  s3_kms_key_arn = aws_kms_key.this.arn
+  s3_kms_key_arn = module.kms.arn
 
   snapshot_delivery_properties {
     delivery_frequency = var.delivery_frequency

@@ -20,7 +20,7 @@ output "bucket_arn" {
 
 output "kms_key_arn" {
   description = "ARN of the KMS key encrypting the Config deliveries."
-  value       = aws_kms_key.this.arn
+  value       = module.kms.arn
 }
 
 output "role_arn" {

@@ -1,17 +1,5 @@
 mock_provider "aws" {
-  mock_data "aws_caller_identity" {
-    defaults = { account_id = "123456789012" }
-  }
-  mock_data "aws_partition" {
-    defaults = { partition = "aws" }
-  }
-  # The provider validates ARN arguments even against a mock, so give them real shapes.
-  mock_resource "aws_kms_key" {
-    defaults = { arn = "arn:aws:kms:eu-west-1:123456789012:key/11111111-2222-3333-4444-555555555555" }
-  }
-  mock_resource "aws_iam_role" {
-    defaults = { arn = "arn:aws:iam::123456789012:role/ingest-test-config" }
-  }
+  source = "../testing/aws"
 }
 
 variables {
@@ -81,7 +69,7 @@ run "encrypted_delivery_bucket" {
     error_message = "The Config bucket must be versioned."
   }
   assert {
-    condition     = aws_kms_key.this.enable_key_rotation
+    condition     = module.kms.rotation_enabled
     error_message = "The Config key must rotate."
   }
   assert {
@@ -125,11 +113,11 @@ run "delivery_uses_module_key" {
   command = apply
 
   assert {
-    condition     = aws_config_delivery_channel.this.s3_kms_key_arn == aws_kms_key.this.arn
+    condition     = aws_config_delivery_channel.this.s3_kms_key_arn == module.kms.arn
     error_message = "Deliveries must be encrypted with the module's key."
   }
   assert {
-    condition     = module.config_bucket.sse_algorithm == "aws:kms" && module.config_bucket.kms_key_arn == aws_kms_key.this.arn
+    condition     = module.config_bucket.sse_algorithm == "aws:kms" && module.config_bucket.kms_key_arn == module.kms.arn
     error_message = "The Config bucket must use SSE-KMS with the module's key."
   }
   assert {

@@ -1,15 +1,5 @@
 mock_provider "aws" {
-  mock_data "aws_caller_identity" {
-    defaults = {
-      account_id = "123456789012"
-      arn        = "arn:aws:iam::123456789012:user/test"
-      user_id    = "AIDATESTUSER"
-    }
-  }
-
-  mock_data "aws_partition" {
-    defaults = { partition = "aws" }
-  }
+  source = "../testing/aws"
 }
 
 variables {
