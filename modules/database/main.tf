@@ -139,7 +139,7 @@ resource "aws_db_parameter_group" "this" {
 # Cluster and instances
 # ---------------------------------------------------------------------------------------------
 resource "aws_rds_cluster" "this" {
-  #checkov:skip=CKV2_AWS_8:Recovery is covered by automated backups (point-in-time restore for backup_retention_days), backtrack and the final snapshot; an AWS Backup plan with vault lock and cross-account copies is an organisation-level control, not part of this module.
+  #checkov:skip=CKV2_AWS_8:Recovery is covered by automated backups (point-in-time restore for backup_retention_days), the final snapshot and optional backtrack; an AWS Backup plan with vault lock and cross-account copies is an organisation-level control, not part of this module.
   cluster_identifier = var.name
   engine             = "aurora-mysql"
   engine_mode        = "provisioned" # Serverless v2 runs in provisioned mode with db.serverless instances
@@ -166,9 +166,11 @@ resource "aws_rds_cluster" "this" {
   copy_tags_to_snapshot        = true
   deletion_protection          = var.deletion_protection
   skip_final_snapshot          = var.skip_final_snapshot
-  final_snapshot_identifier    = "${var.name}-final"
-  backtrack_window             = var.backtrack_window_hours * 3600
-  apply_immediately            = var.apply_immediately
+  # Finding 3 (issue 16): unique per cluster, so destroying a re-created cluster of the same name
+  # does not collide with the snapshot of the last teardown. Fixed at creation (ignore_changes).
+  final_snapshot_identifier = "${var.name}-final-${formatdate("YYYYMMDDhhmmss", timestamp())}"
+  backtrack_window          = var.backtrack_window_hours * 3600
+  apply_immediately         = var.apply_immediately
 
   serverlessv2_scaling_configuration {
     min_capacity             = var.min_capacity
@@ -187,7 +189,7 @@ resource "aws_rds_cluster" "this" {
     # upgrades are a planned operation (snapshot, test, then change engine_version by hand).
     # scaling_configuration is the Serverless v1 block, never used in provisioned mode; real AWS
     # returns nothing for it, but moto 5.2.5 echoes an empty one (a diff on every plan).
-    ignore_changes = [engine_version, scaling_configuration]
+    ignore_changes = [final_snapshot_identifier, engine_version, scaling_configuration]
 
     precondition {
       condition     = var.max_capacity >= var.min_capacity

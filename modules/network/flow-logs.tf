@@ -100,6 +100,14 @@ resource "aws_iam_role_policy" "flow_logs" {
           "${aws_cloudwatch_log_group.flow_logs.arn}:*",
         ]
       },
+      {
+        # Finding 14 (issue 16): AWS's documented flow-log role also has DescribeLogGroups, a
+        # list call that cannot be narrowed to one group (it takes the account's log-group:*).
+        Sid      = "DescribeLogGroups"
+        Effect   = "Allow"
+        Action   = "logs:DescribeLogGroups"
+        Resource = "arn:${local.partition}:logs:${local.region}:${local.account_id}:log-group:*"
+      },
     ]
   })
 }

@@ -11,17 +11,17 @@ run "recorder_records_everything" {
 
   assert {
     condition = (
-      aws_config_configuration_recorder.this.recording_group[0].all_supported == true &&
-      aws_config_configuration_recorder.this.recording_group[0].include_global_resource_types == true
+      aws_config_configuration_recorder.this[0].recording_group[0].all_supported == true &&
+      aws_config_configuration_recorder.this[0].recording_group[0].include_global_resource_types == true
     )
     error_message = "The recorder must record all supported resource types, global ones included by default."
   }
   assert {
-    condition     = aws_config_configuration_recorder_status.this.is_enabled && aws_config_configuration_recorder_status.this.name == "ingest-test"
+    condition     = aws_config_configuration_recorder_status.this[0].is_enabled && aws_config_configuration_recorder_status.this[0].name == "ingest-test"
     error_message = "The recorder must be switched on."
   }
   assert {
-    condition     = aws_config_delivery_channel.this.snapshot_delivery_properties[0].delivery_frequency == "TwentyFour_Hours"
+    condition     = aws_config_delivery_channel.this[0].snapshot_delivery_properties[0].delivery_frequency == "TwentyFour_Hours"
     error_message = "Snapshots must be delivered every 24 hours by default."
   }
   assert {
@@ -46,11 +46,11 @@ run "regional_recorder_without_globals" {
   }
 
   assert {
-    condition     = aws_config_configuration_recorder.this.recording_group[0].include_global_resource_types == false
+    condition     = aws_config_configuration_recorder.this[0].recording_group[0].include_global_resource_types == false
     error_message = "include_global_resource_types = false must reach the recorder."
   }
   assert {
-    condition     = aws_config_delivery_channel.this.snapshot_delivery_properties[0].delivery_frequency == "One_Hour"
+    condition     = aws_config_delivery_channel.this[0].snapshot_delivery_properties[0].delivery_frequency == "One_Hour"
     error_message = "delivery_frequency must reach the delivery channel."
   }
 }
@@ -113,7 +113,7 @@ run "delivery_uses_module_key" {
   command = apply
 
   assert {
-    condition     = aws_config_delivery_channel.this.s3_kms_key_arn == module.kms.arn
+    condition     = aws_config_delivery_channel.this[0].s3_kms_key_arn == module.kms.arn
     error_message = "Deliveries must be encrypted with the module's key."
   }
   assert {
@@ -121,7 +121,7 @@ run "delivery_uses_module_key" {
     error_message = "The Config bucket must use SSE-KMS with the module's key."
   }
   assert {
-    condition     = aws_config_delivery_channel.this.s3_bucket_name == module.config_bucket.name
+    condition     = aws_config_delivery_channel.this[0].s3_bucket_name == module.config_bucket.name
     error_message = "The delivery channel must deliver to the module's bucket."
   }
   assert {
@@ -250,4 +250,27 @@ run "reject_bad_name" {
     name = "ingest-"
   }
   expect_failures = [var.name]
+}
+
+# Finding 10 (issue 16): one recorder per account and region; with an existing one (Control
+# Tower, organisation Config) the module must not create a second recorder or channel.
+run "finding_10_existing_recorder_is_used" {
+  command = plan
+
+  variables {
+    existing_recorder_name = "aws-controltower-BaselineConfigRecorder"
+  }
+
+  assert {
+    condition = (
+      length(aws_config_configuration_recorder.this) == 0 &&
+      length(aws_config_delivery_channel.this) == 0 &&
+      length(aws_config_configuration_recorder_status.this) == 0
+    )
+    error_message = "Finding 10: with existing_recorder_name no recorder, delivery channel or status may be created."
+  }
+  assert {
+    condition     = output.recorder_name == "aws-controltower-BaselineConfigRecorder" && length(aws_config_config_rule.this) > 0
+    error_message = "Finding 10: the rules stay, evaluated through the existing recorder, whose name is output."
+  }
 }

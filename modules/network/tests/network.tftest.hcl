@@ -337,3 +337,14 @@ run "reject_azs_not_matching_az_count" {
   }
   expect_failures = [aws_vpc.this]
 }
+
+# Finding 14 (issue 16): the role VPC Flow Logs assumes has what AWS's documented role has.
+run "finding_14_flow_log_role_can_describe_log_groups" {
+  command = plan
+
+  assert {
+    condition = anytrue([for st in jsondecode(aws_iam_role_policy.flow_logs.policy).Statement :
+    contains(flatten([st.Action]), "logs:DescribeLogGroups")])
+    error_message = "Finding 14: the flow-log role needs logs:DescribeLogGroups."
+  }
+}
