@@ -207,7 +207,9 @@ class Environment(Strict):
     force_destroy: ForceDestroy = ForceDestroy()
     # Issue 16, finding 10: an account that already has a Config recorder (Control Tower,
     # organisation Config) names it here; only one is allowed per region.
-    existing_config_recorder: Annotated[str | None, Field(pattern=r"^[A-Za-z0-9_.-]{1,256}$")] = None
+    existing_config_recorder: Annotated[str | None, Field(pattern=r"^[A-Za-z0-9_.-]{1,256}$")] = (
+        None
+    )
     features: Features = Features()
     tags: dict[str, str] = {}
 

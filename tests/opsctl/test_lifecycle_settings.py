@@ -35,7 +35,9 @@ def _arg(block: str, name: str) -> str:
     return found.group(1).strip()
 
 
-@pytest.mark.parametrize(("env", "expected"), [("dev", "true"), ("staging", "true"), ("prod", "false")])
+@pytest.mark.parametrize(
+    ("env", "expected"), [("dev", "true"), ("staging", "true"), ("prod", "false")]
+)
 def test_finding_1_log_buckets_force_destroy_outside_prod(env: str, expected: str) -> None:
     loaded = config.load(env)
     assert _arg(_module(loaded, "loadbalancer"), "access_log_force_destroy") == expected
@@ -83,7 +85,8 @@ def test_finding_8_exactly_one_certificate_source(given: dict[str, str]) -> None
 
 
 @pytest.mark.parametrize(
-    ("env", "expected"), [("local", "true"), ("dev", "true"), ("staging", "false"), ("prod", "false")]
+    ("env", "expected"),
+    [("local", "true"), ("dev", "true"), ("staging", "false"), ("prod", "false")],
 )
 def test_finding_11_final_snapshot_is_its_own_setting(env: str, expected: str) -> None:
     # staging has deletion_protection on; destroying it means turning that off first, which
@@ -98,7 +101,8 @@ def test_finding_11_final_snapshot_can_be_chosen() -> None:
 
 def test_finding_13_instances_and_volumes_get_the_env_tags() -> None:
     tags = _arg(_module(config.load("prod"), "compute"), "tags")
-    assert '"Environment" = "prod"' in tags and '"Project" = "ingest"' in tags
+    assert '"Environment" = "prod"' in tags
+    assert '"Project" = "ingest"' in tags
 
 
 def test_finding_10_existing_config_recorder_reaches_the_module() -> None:
