@@ -29,14 +29,12 @@ def test_finding_18_validate_after_the_emulator_is_gone(
         monkeypatch.setenv(key, value)
     server = MotoServer(log_path=tmp_path / "moto.log").start()
     try:
-        boto3.client(
-            "s3", endpoint_url=server.endpoint, region_name="eu-west-1"
-        ).create_bucket(
+        boto3.client("s3", endpoint_url=server.endpoint, region_name="eu-west-1").create_bucket(
             Bucket="ingest-tfstate-local",
             CreateBucketConfiguration={"LocationConstraint": "eu-west-1"},
         )
         Terraform(workdir).init(
-            f"-backend-config=endpoints={{s3=\"{server.endpoint}\"}}",
+            f'-backend-config=endpoints={{s3="{server.endpoint}"}}',
             "-backend-config=use_path_style=true",
             "-backend-config=skip_credentials_validation=true",
             "-backend-config=skip_requesting_account_id=true",
