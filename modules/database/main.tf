@@ -139,6 +139,7 @@ resource "aws_db_parameter_group" "this" {
 # Cluster and instances
 # ---------------------------------------------------------------------------------------------
 resource "aws_rds_cluster" "this" {
+  #checkov:skip=CKV_AWS_326:Backtrack is off by default (issue 16, finding 17): AWS has rejected it on some Aurora MySQL 3 versions, it bills change-record storage and rules out binlog replication; backtrack_window_hours turns it on where wanted.
   #checkov:skip=CKV2_AWS_8:Recovery is covered by automated backups (point-in-time restore for backup_retention_days), the final snapshot and optional backtrack; an AWS Backup plan with vault lock and cross-account copies is an organisation-level control, not part of this module.
   cluster_identifier = var.name
   engine             = "aurora-mysql"
