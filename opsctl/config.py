@@ -80,6 +80,9 @@ class Database(Strict):
     instance_count: Annotated[int, Field(ge=1, le=16)]
     backup_retention_days: Annotated[int, Field(ge=1, le=35)]
     deletion_protection: bool
+    # Issue 16, finding 11: its own setting, not the inverse of deletion_protection (which must
+    # be off to destroy at all). None: skipped only in throw-away envs (local, dev).
+    skip_final_snapshot: bool | None = None
 
     @model_validator(mode="after")
     def _acu(self) -> Database:
@@ -121,12 +124,20 @@ class RoutingRule(Strict):
 
 
 class LoadBalancer(Strict):
-    domain_name: Annotated[str, Field(pattern=r"^([a-z0-9-]+\.)+[a-z]{2,}$")]
+    # Exactly one of domain_name (a certificate is requested) and certificate_arn (issue 16,
+    # finding 8: an env that brings its own certificate needs no domain_name).
+    domain_name: Annotated[str | None, Field(pattern=r"^([a-z0-9-]+\.)+[a-z]{2,}$")] = None
     certificate_arn: Annotated[str | None, Field(pattern=r"^arn:aws[a-z-]*:acm:")] = None
     route53_zone_id: Annotated[str | None, Field(pattern=r"^Z[A-Z0-9]{1,32}$")] = None
     deletion_protection: bool = True
     allowed_cidrs: list[str] = ["0.0.0.0/0"]
     routing_rules: list[RoutingRule] = []
+
+    @model_validator(mode="after")
+    def _one_certificate_source(self) -> LoadBalancer:
+        if (self.domain_name is None) == (self.certificate_arn is None):
+            raise ValueError("set exactly one of domain_name and certificate_arn")
+        return self
 
     @field_validator("allowed_cidrs")
     @classmethod
@@ -149,6 +160,14 @@ class Alarms(Strict):
 
 class Budget(Strict):
     monthly_usd: Annotated[int, Field(ge=1)]
+
+
+class ForceDestroy(Strict):
+    """Issue 16, finding 1: which buckets `destroy` may empty. AWS writes into them by itself
+    (ELBAccessLogTestFile, Config history), and a versioned bucket with objects cannot go."""
+
+    log_buckets: bool | None = None  # None: on everywhere but prod
+    ingest_bucket: bool = False  # the data: only when asked
 
 
 class Features(Strict):
@@ -186,12 +205,28 @@ class Environment(Strict):
     alarms: Alarms
     budget: Budget
     secrets: Secrets = Secrets()
+    force_destroy: ForceDestroy = ForceDestroy()
+    # Issue 16, finding 10: an account that already has a Config recorder (Control Tower,
+    # organisation Config) names it here; only one is allowed per region.
+    existing_config_recorder: Annotated[str | None, Field(pattern=r"^[A-Za-z0-9_.-]{1,256}$")] = (
+        None
+    )
     features: Features = Features()
     tags: dict[str, str] = {}
 
     @property
     def is_prod(self) -> bool:
         return self.name == "prod"
+
+    @property
+    def skip_final_snapshot(self) -> bool:
+        chosen = self.database.skip_final_snapshot
+        return self.name in ("local", "dev") if chosen is None else chosen
+
+    @property
+    def force_destroy_log_buckets(self) -> bool:
+        chosen = self.force_destroy.log_buckets
+        return not self.is_prod if chosen is None else chosen
 
 
 def env_file(name: str) -> Path:

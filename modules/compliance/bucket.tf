@@ -10,40 +10,34 @@ locals {
   delivery_objects_arn = "${local.bucket_arn}/AWSLogs/${local.account_id}/Config/*"
 }
 
-resource "aws_kms_key" "this" {
+module "kms" {
+  source = "../kms-key"
+
+  name                    = "${var.name}-config"
   description             = "${var.name}: encrypts AWS Config deliveries to s3://${local.bucket_name}"
-  enable_key_rotation     = true
   deletion_window_in_days = var.kms_deletion_window_days
+  tags                    = var.tags
 
-  policy = jsonencode({
-    Version = "2012-10-17"
-    Statement = [
-      {
-        Sid       = "AccountAdministersKey"
-        Effect    = "Allow"
-        Principal = { AWS = "arn:${local.partition}:iam::${local.account_id}:root" }
-        Action    = "kms:*"
-        Resource  = "*"
-      },
-      {
-        # Needed when Config delivers as its service principal rather than through the
-        # recorder role; limited to this account's Config.
-        Sid       = "ConfigEncryptsDeliveries"
-        Effect    = "Allow"
-        Principal = { Service = "config.amazonaws.com" }
-        Action    = ["kms:Decrypt", "kms:GenerateDataKey"]
-        Resource  = "*"
-        Condition = { StringEquals = { "aws:SourceAccount" = local.account_id } }
-      },
-    ]
-  })
-
-  tags = merge({ Name = "${var.name}-config" }, var.tags)
+  policy_statements = [{
+    # Needed when Config delivers as its service principal rather than through the
+    # recorder role; limited to this account's Config.
+    Sid       = "ConfigEncryptsDeliveries"
+    Effect    = "Allow"
+    Principal = { Service = "config.amazonaws.com" }
+    Action    = ["kms:Decrypt", "kms:GenerateDataKey"]
+    Resource  = "*"
+    Condition = { StringEquals = { "aws:SourceAccount" = local.account_id } }
+  }]
 }
 
-resource "aws_kms_alias" "this" {
-  name          = "alias/${var.name}-config"
-  target_key_id = aws_kms_key.this.key_id
+moved {
+  from = aws_kms_key.this
+  to   = module.kms.aws_kms_key.this
+}
+
+moved {
+  from = aws_kms_alias.this
+  to   = module.kms.aws_kms_alias.this
 }
 
 module "config_bucket" {
@@ -53,7 +47,7 @@ module "config_bucket" {
   force_destroy = var.force_destroy
   tags          = var.tags
 
-  kms_key_arn = aws_kms_key.this.arn
+  kms_key_arn = module.kms.arn
 
   lifecycle_rules = [
     {

@@ -2,8 +2,9 @@ data "aws_caller_identity" "current" {}
 data "aws_partition" "current" {}
 
 locals {
-  account_id = data.aws_caller_identity.current.account_id
-  partition  = data.aws_partition.current.partition
+  create_recorder = var.existing_recorder_name == null
+  account_id      = data.aws_caller_identity.current.account_id
+  partition       = data.aws_partition.current.partition
 }
 
 ################################################################################
@@ -61,7 +62,7 @@ resource "aws_iam_role_policy" "delivery" {
         Sid      = "EncryptDeliveries"
         Effect   = "Allow"
         Action   = ["kms:Decrypt", "kms:GenerateDataKey"]
-        Resource = aws_kms_key.this.arn
+        Resource = module.kms.arn
       },
     ]
   })
@@ -71,7 +72,12 @@ resource "aws_iam_role_policy" "delivery" {
 # Recorder, delivery channel, recorder status
 ################################################################################
 
+# Finding 10 (issue 16): only one recorder (and one delivery channel) is allowed per account and
+# region; under Control Tower or organisation Config it already exists, so
+# existing_recorder_name skips all three and the rules below evaluate through that recorder.
 resource "aws_config_configuration_recorder" "this" {
+  count = local.create_recorder ? 1 : 0
+
   name     = var.name
   role_arn = aws_iam_role.this.arn
 
@@ -83,9 +89,11 @@ resource "aws_config_configuration_recorder" "this" {
 }
 
 resource "aws_config_delivery_channel" "this" {
+  count = local.create_recorder ? 1 : 0
+
   name           = var.name
   s3_bucket_name = module.config_bucket.name
-  s3_kms_key_arn = aws_kms_key.this.arn
+  s3_kms_key_arn = module.kms.arn
 
   snapshot_delivery_properties {
     delivery_frequency = var.delivery_frequency
@@ -100,11 +108,28 @@ resource "aws_config_delivery_channel" "this" {
 }
 
 resource "aws_config_configuration_recorder_status" "this" {
-  name       = aws_config_configuration_recorder.this.name
+  count = local.create_recorder ? 1 : 0
+
+  name       = aws_config_configuration_recorder.this[0].name
   is_enabled = true
 
   # Recording can only start once a delivery channel exists.
   depends_on = [aws_config_delivery_channel.this]
+}
+
+moved {
+  from = aws_config_configuration_recorder.this
+  to   = aws_config_configuration_recorder.this[0]
+}
+
+moved {
+  from = aws_config_delivery_channel.this
+  to   = aws_config_delivery_channel.this[0]
+}
+
+moved {
+  from = aws_config_configuration_recorder_status.this
+  to   = aws_config_configuration_recorder_status.this[0]
 }
 
 ################################################################################

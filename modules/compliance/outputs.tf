@@ -1,11 +1,11 @@
 output "recorder_name" {
   description = "Name of the AWS Config configuration recorder."
-  value       = aws_config_configuration_recorder.this.name
+  value       = local.create_recorder ? aws_config_configuration_recorder.this[0].name : var.existing_recorder_name
 }
 
 output "delivery_channel_name" {
-  description = "Name of the AWS Config delivery channel."
-  value       = aws_config_delivery_channel.this.name
+  description = "Name of the AWS Config delivery channel; null with existing_recorder_name (the existing setup delivers)."
+  value       = local.create_recorder ? aws_config_delivery_channel.this[0].name : null
 }
 
 output "bucket_name" {
@@ -20,7 +20,7 @@ output "bucket_arn" {
 
 output "kms_key_arn" {
   description = "ARN of the KMS key encrypting the Config deliveries."
-  value       = aws_kms_key.this.arn
+  value       = module.kms.arn
 }
 
 output "role_arn" {

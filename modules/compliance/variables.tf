@@ -114,3 +114,14 @@ variable "kms_deletion_window_days" {
     error_message = "kms_deletion_window_days must be a whole number from 7 to 30."
   }
 }
+
+variable "existing_recorder_name" {
+  description = "Name of a Config recorder that already records this account and region (Control Tower, organisation Config). Default null: the module creates its own recorder, delivery channel and recorder status. AWS allows one recorder per region, so set it where one exists; the rules then evaluate through it."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.existing_recorder_name == null || can(regex("^[A-Za-z0-9_.-]{1,256}$", var.existing_recorder_name))
+    error_message = "existing_recorder_name must be 1-256 letters, digits, '.', '_' or '-'."
+  }
+}

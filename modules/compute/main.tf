@@ -77,42 +77,35 @@ locals {
 # ---------------------------------------------------------------------------------------------
 # Log groups the instances write to, encrypted with the module's key.
 # ---------------------------------------------------------------------------------------------
-resource "aws_kms_key" "this" {
-  description             = "${var.name} instance log groups"
-  deletion_window_in_days = 30
-  enable_key_rotation     = true
+module "kms" {
+  source = "../kms-key"
 
-  policy = jsonencode({
-    Version = "2012-10-17"
-    Statement = [
-      {
-        Sid       = "AccountAdministration"
-        Effect    = "Allow"
-        Principal = { AWS = "arn:${local.partition}:iam::${local.account_id}:root" }
-        Action    = "kms:*"
-        Resource  = "*" # in a key policy, "*" means this key
-      },
-      {
-        Sid       = "CloudWatchLogs"
-        Effect    = "Allow"
-        Principal = { Service = "logs.${local.region}.amazonaws.com" }
-        Action    = ["kms:Encrypt*", "kms:Decrypt*", "kms:ReEncrypt*", "kms:GenerateDataKey*", "kms:Describe*"]
-        Resource  = "*"
-        Condition = {
-          ArnLike = {
-            "kms:EncryptionContext:aws:logs:arn" = "arn:${local.partition}:logs:${local.region}:${local.account_id}:log-group:${local.log_group_prefix}/*"
-          }
-        }
-      },
-    ]
-  })
+  name        = "${var.name}-compute"
+  description = "${var.name} instance log groups"
+  tags        = var.tags
 
-  tags = merge({ Name = "${var.name}-compute" }, var.tags)
+  policy_statements = [{
+    Sid       = "CloudWatchLogs"
+    Effect    = "Allow"
+    Principal = { Service = "logs.${local.region}.amazonaws.com" }
+    Action    = ["kms:Encrypt*", "kms:Decrypt*", "kms:ReEncrypt*", "kms:GenerateDataKey*", "kms:Describe*"]
+    Resource  = "*"
+    Condition = {
+      ArnLike = {
+        "kms:EncryptionContext:aws:logs:arn" = "arn:${local.partition}:logs:${local.region}:${local.account_id}:log-group:${local.log_group_prefix}/*"
+      }
+    }
+  }]
 }
 
-resource "aws_kms_alias" "this" {
-  name          = "alias/${var.name}-compute"
-  target_key_id = aws_kms_key.this.key_id
+moved {
+  from = aws_kms_key.this
+  to   = module.kms.aws_kms_key.this
+}
+
+moved {
+  from = aws_kms_alias.this
+  to   = module.kms.aws_kms_alias.this
 }
 
 resource "aws_cloudwatch_log_group" "this" {
@@ -120,7 +113,7 @@ resource "aws_cloudwatch_log_group" "this" {
 
   name              = each.value
   retention_in_days = var.log_retention_days
-  kms_key_id        = aws_kms_key.this.arn
+  kms_key_id        = module.kms.arn
 
   tags = merge({ Name = each.value }, var.tags)
 }

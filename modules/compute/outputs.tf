@@ -30,5 +30,5 @@ output "log_group_arns" {
 
 output "kms_key_arn" {
   description = "ARN of the module's KMS key (the instances' log groups)."
-  value       = aws_kms_key.this.arn
+  value       = module.kms.arn
 }

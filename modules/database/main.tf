@@ -45,41 +45,35 @@ locals {
 # RDS and Secrets Manager use the key through grants made with the caller's IAM permissions
 # (delegated by the account-root statement); CloudWatch Logs needs its own statement.
 # ---------------------------------------------------------------------------------------------
-resource "aws_kms_key" "this" {
-  description             = "${var.name} Aurora storage, Performance Insights, master secret and logs"
-  deletion_window_in_days = 30
-  enable_key_rotation     = true
-  policy = jsonencode({
-    Version = "2012-10-17"
-    Statement = [
-      {
-        Sid       = "AccountAdministration"
-        Effect    = "Allow"
-        Principal = { AWS = "arn:${local.partition}:iam::${local.account_id}:root" }
-        Action    = "kms:*"
-        Resource  = "*" # in a key policy, "*" means this key
-      },
-      {
-        Sid       = "CloudWatchLogsExports"
-        Effect    = "Allow"
-        Principal = { Service = "logs.${local.region}.amazonaws.com" }
-        Action    = ["kms:Encrypt*", "kms:Decrypt*", "kms:ReEncrypt*", "kms:GenerateDataKey*", "kms:Describe*"]
-        Resource  = "*"
-        Condition = {
-          ArnLike = {
-            "kms:EncryptionContext:aws:logs:arn" = "arn:${local.partition}:logs:${local.region}:${local.account_id}:log-group:${local.log_group_prefix}/*"
-          }
-        }
-      },
-    ]
-  })
+module "kms" {
+  source = "../kms-key"
 
-  tags = merge({ Name = "${var.name}-database" }, var.tags)
+  name        = "${var.name}-database"
+  description = "${var.name} Aurora storage, Performance Insights, master secret and logs"
+  tags        = var.tags
+
+  policy_statements = [{
+    Sid       = "CloudWatchLogsExports"
+    Effect    = "Allow"
+    Principal = { Service = "logs.${local.region}.amazonaws.com" }
+    Action    = ["kms:Encrypt*", "kms:Decrypt*", "kms:ReEncrypt*", "kms:GenerateDataKey*", "kms:Describe*"]
+    Resource  = "*"
+    Condition = {
+      ArnLike = {
+        "kms:EncryptionContext:aws:logs:arn" = "arn:${local.partition}:logs:${local.region}:${local.account_id}:log-group:${local.log_group_prefix}/*"
+      }
+    }
+  }]
 }
 
-resource "aws_kms_alias" "this" {
-  name          = "alias/${var.name}-database"
-  target_key_id = aws_kms_key.this.key_id
+moved {
+  from = aws_kms_key.this
+  to   = module.kms.aws_kms_key.this
+}
+
+moved {
+  from = aws_kms_alias.this
+  to   = module.kms.aws_kms_alias.this
 }
 
 resource "aws_cloudwatch_log_group" "exports" {
@@ -87,7 +81,7 @@ resource "aws_cloudwatch_log_group" "exports" {
 
   name              = "${local.log_group_prefix}/${each.key}"
   retention_in_days = var.log_retention_days
-  kms_key_id        = aws_kms_key.this.arn
+  kms_key_id        = module.kms.arn
 
   tags = merge({ Name = "${local.log_group_prefix}/${each.key}" }, var.tags)
 }
@@ -145,7 +139,8 @@ resource "aws_db_parameter_group" "this" {
 # Cluster and instances
 # ---------------------------------------------------------------------------------------------
 resource "aws_rds_cluster" "this" {
-  #checkov:skip=CKV2_AWS_8:Recovery is covered by automated backups (point-in-time restore for backup_retention_days), backtrack and the final snapshot; an AWS Backup plan with vault lock and cross-account copies is an organisation-level control, not part of this module.
+  #checkov:skip=CKV_AWS_326:Backtrack is off by default (issue 16, finding 17): AWS has rejected it on some Aurora MySQL 3 versions, it bills change-record storage and rules out binlog replication; backtrack_window_hours turns it on where wanted.
+  #checkov:skip=CKV2_AWS_8:Recovery is covered by automated backups (point-in-time restore for backup_retention_days), the final snapshot and optional backtrack; an AWS Backup plan with vault lock and cross-account copies is an organisation-level control, not part of this module.
   cluster_identifier = var.name
   engine             = "aurora-mysql"
   engine_mode        = "provisioned" # Serverless v2 runs in provisioned mode with db.serverless instances
@@ -155,14 +150,14 @@ resource "aws_rds_cluster" "this" {
 
   master_username               = var.master_username
   manage_master_user_password   = true # RDS generates the password and keeps it in Secrets Manager
-  master_user_secret_kms_key_id = aws_kms_key.this.arn
+  master_user_secret_kms_key_id = module.kms.arn
 
   db_subnet_group_name            = aws_db_subnet_group.this.name
   vpc_security_group_ids          = var.security_group_ids
   db_cluster_parameter_group_name = var.enable_custom_parameters ? aws_rds_cluster_parameter_group.this[0].name : null
 
   storage_encrypted                   = true
-  kms_key_id                          = aws_kms_key.this.arn
+  kms_key_id                          = module.kms.arn
   iam_database_authentication_enabled = true
   enabled_cloudwatch_logs_exports     = var.enabled_cloudwatch_logs_exports
 
@@ -172,9 +167,11 @@ resource "aws_rds_cluster" "this" {
   copy_tags_to_snapshot        = true
   deletion_protection          = var.deletion_protection
   skip_final_snapshot          = var.skip_final_snapshot
-  final_snapshot_identifier    = "${var.name}-final"
-  backtrack_window             = var.backtrack_window_hours * 3600
-  apply_immediately            = var.apply_immediately
+  # Finding 3 (issue 16): unique per cluster, so destroying a re-created cluster of the same name
+  # does not collide with the snapshot of the last teardown. Fixed at creation (ignore_changes).
+  final_snapshot_identifier = "${var.name}-final-${formatdate("YYYYMMDDhhmmss", timestamp())}"
+  backtrack_window          = var.backtrack_window_hours * 3600
+  apply_immediately         = var.apply_immediately
 
   serverlessv2_scaling_configuration {
     min_capacity             = var.min_capacity
@@ -193,7 +190,7 @@ resource "aws_rds_cluster" "this" {
     # upgrades are a planned operation (snapshot, test, then change engine_version by hand).
     # scaling_configuration is the Serverless v1 block, never used in provisioned mode; real AWS
     # returns nothing for it, but moto 5.2.5 echoes an empty one (a diff on every plan).
-    ignore_changes = [engine_version, scaling_configuration]
+    ignore_changes = [final_snapshot_identifier, engine_version, scaling_configuration]
 
     precondition {
       condition     = var.max_capacity >= var.min_capacity
@@ -227,7 +224,7 @@ resource "aws_rds_cluster_instance" "this" {
   monitoring_role_arn = var.monitoring_interval > 0 ? var.monitoring_role_arn : null
 
   performance_insights_enabled          = var.performance_insights_enabled
-  performance_insights_kms_key_id       = var.performance_insights_enabled ? aws_kms_key.this.arn : null
+  performance_insights_kms_key_id       = var.performance_insights_enabled ? module.kms.arn : null
   performance_insights_retention_period = var.performance_insights_enabled ? var.performance_insights_retention_days : null
 
   tags = merge({ Name = "${var.name}-${count.index + 1}" }, var.tags)

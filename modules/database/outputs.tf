@@ -40,7 +40,7 @@ output "master_user_secret_arn" {
 
 output "kms_key_arn" {
   description = "ARN of the module's KMS key (storage, Performance Insights, master secret, exported logs); readers of the master secret need kms:Decrypt on it."
-  value       = aws_kms_key.this.arn
+  value       = module.kms.arn
 }
 
 output "instance_identifiers" {

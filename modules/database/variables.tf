@@ -162,7 +162,7 @@ variable "deletion_protection" {
 }
 
 variable "skip_final_snapshot" {
-  description = "Delete the cluster without a final snapshot (named <name>-final otherwise). Default false; true only for throw-away environments."
+  description = "Delete the cluster without a final snapshot (named <name>-final-<creation time> otherwise). Default false; true only for throw-away environments."
   type        = bool
   default     = false
 }
@@ -275,9 +275,9 @@ variable "master_password_rotation_days" {
 }
 
 variable "backtrack_window_hours" {
-  description = "Hours the cluster can be rewound in place with Aurora backtrack (undoes a bad migration or DELETE in minutes, no restore). Default 24; 0-72, 0 turns it off. Takes effect only when the cluster is created; not usable together with binlog replication."
+  description = "Hours the cluster can be rewound in place with Aurora backtrack (undoes a bad migration or DELETE in minutes, no restore). Default 0 (off): AWS has rejected backtrack on some Aurora MySQL 3 versions, it bills change-record storage, and it rules out binlog replication. 0-72. Takes effect only when the cluster is created."
   type        = number
-  default     = 24
+  default     = 0
 
   validation {
     condition     = var.backtrack_window_hours >= 0 && var.backtrack_window_hours <= 72 && floor(var.backtrack_window_hours) == var.backtrack_window_hours

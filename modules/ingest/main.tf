@@ -14,43 +14,37 @@ locals {
 
 # --- KMS key ---------------------------------------------------------------------------
 
-resource "aws_kms_key" "this" {
+# Uploaders and the workers use the key through IAM policies (the administration statement); the
+# only service principal is S3, which must encrypt the notifications it sends to the queue.
+module "kms" {
+  source = "../kms-key"
+
+  name                    = "${var.name}-ingest"
   description             = "Encrypts the ${var.name} ingest bucket and queues"
-  enable_key_rotation     = true
   deletion_window_in_days = var.kms_deletion_window_in_days
+  tags                    = var.tags
 
-  # Uploaders and the workers use the key through IAM policies (the root statement); the only
-  # service principal is S3, which must encrypt the notifications it sends to the queue.
-  policy = jsonencode({
-    Version = "2012-10-17"
-    Statement = [
-      {
-        Sid       = "EnableIamPoliciesInThisAccount"
-        Effect    = "Allow"
-        Principal = { AWS = "arn:${local.partition}:iam::${local.account_id}:root" }
-        Action    = "kms:*"
-        Resource  = "*"
-      },
-      {
-        Sid       = "S3NotificationsFromTheIngestBucket"
-        Effect    = "Allow"
-        Principal = { Service = "s3.amazonaws.com" }
-        Action    = ["kms:Decrypt", "kms:GenerateDataKey"]
-        Resource  = "*"
-        Condition = {
-          ArnEquals    = { "aws:SourceArn" = local.bucket_arn }
-          StringEquals = { "aws:SourceAccount" = local.account_id }
-        }
-      },
-    ]
-  })
-
-  tags = merge({ Name = "${var.name}-ingest" }, var.tags)
+  policy_statements = [{
+    Sid       = "S3NotificationsFromTheIngestBucket"
+    Effect    = "Allow"
+    Principal = { Service = "s3.amazonaws.com" }
+    Action    = ["kms:Decrypt", "kms:GenerateDataKey"]
+    Resource  = "*"
+    Condition = {
+      ArnEquals    = { "aws:SourceArn" = local.bucket_arn }
+      StringEquals = { "aws:SourceAccount" = local.account_id }
+    }
+  }]
 }
 
-resource "aws_kms_alias" "this" {
-  name          = "alias/${var.name}-ingest"
-  target_key_id = aws_kms_key.this.key_id
+moved {
+  from = aws_kms_key.this
+  to   = module.kms.aws_kms_key.this
+}
+
+moved {
+  from = aws_kms_alias.this
+  to   = module.kms.aws_kms_alias.this
 }
 
 # --- bucket ----------------------------------------------------------------------------
@@ -63,7 +57,7 @@ module "ingest_bucket" {
   tags          = var.tags
 
   # SSE-KMS with the module key and an S3 bucket key (one data key per bucket, not a KMS call per object).
-  kms_key_arn = aws_kms_key.this.arn
+  kms_key_arn = module.kms.arn
 
   lifecycle_rules = [
     {

@@ -40,5 +40,5 @@ output "dlq_name" {
 
 output "kms_key_arn" {
   description = "ARN of the KMS key encrypting the bucket and queues (give it to the security module's `kms_key_arns`)."
-  value       = aws_kms_key.this.arn
+  value       = module.kms.arn
 }

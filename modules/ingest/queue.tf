@@ -4,7 +4,7 @@
 resource "aws_sqs_queue" "dlq" {
   name                              = "${var.name}-ingest-dlq"
   message_retention_seconds         = var.dlq_message_retention_seconds
-  kms_master_key_id                 = aws_kms_key.this.arn
+  kms_master_key_id                 = module.kms.arn
   kms_data_key_reuse_period_seconds = 300
 
   tags = merge({ Name = "${var.name}-ingest-dlq" }, var.tags)
@@ -15,7 +15,7 @@ resource "aws_sqs_queue" "this" {
   visibility_timeout_seconds        = var.visibility_timeout_seconds
   receive_wait_time_seconds         = var.receive_wait_time_seconds
   message_retention_seconds         = var.message_retention_seconds
-  kms_master_key_id                 = aws_kms_key.this.arn
+  kms_master_key_id                 = module.kms.arn
   kms_data_key_reuse_period_seconds = 300
 
   # The redrive policy is its own resource below. The queue's copy of the attribute is

@@ -1,4 +1,5 @@
-# The HTTPS listener's certificate: the given ARN, or one requested here with DNS validation.
+# The HTTPS listener's certificate: the given ARN, or one requested here with DNS validation;
+# with a zone, also the alias record that points domain_name at the ALB.
 
 locals {
   create_certificate = var.domain_name != null
@@ -52,4 +53,20 @@ resource "aws_acm_certificate_validation" "this" {
 
   certificate_arn         = aws_acm_certificate.this[0].arn
   validation_record_fqdns = var.route53_zone_id != null ? [for r in aws_route53_record.certificate_validation : r.fqdn] : null
+}
+
+# Finding 20 (issue 16): with a zone, domain_name also points at the ALB (an alias record: no
+# charge for the queries, follows the ALB's changing addresses, health-evaluated).
+resource "aws_route53_record" "alias" {
+  count = var.route53_zone_id != null && var.domain_name != null ? 1 : 0
+
+  zone_id = var.route53_zone_id
+  name    = var.domain_name
+  type    = "A"
+
+  alias {
+    name                   = aws_lb.this.dns_name
+    zone_id                = aws_lb.this.zone_id
+    evaluate_target_health = true
+  }
 }

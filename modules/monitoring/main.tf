@@ -14,84 +14,74 @@ locals {
 
 # --- KMS key of the alarm topic -------------------------------------------------------------
 
-data "aws_iam_policy_document" "kms" {
-  #checkov:skip=CKV_AWS_109:A key policy's Resource "*" means this key only; the account root statement is the AWS default that lets IAM policies grant access.
-  #checkov:skip=CKV_AWS_111:A key policy's Resource "*" means this key only; the account root statement is the AWS default that lets IAM policies grant access.
-  #checkov:skip=CKV_AWS_356:A key policy's Resource "*" means this key only.
-  statement {
-    sid       = "AccountRoot"
-    actions   = ["kms:*"]
-    resources = ["*"]
+# CloudWatch (alarms) and AWS Budgets publish to the encrypted topic as service principals, each
+# only on behalf of this account (finding 15: confused-deputy guard, as AWS's SNS guide
+# "Enable compatibility between event sources from AWS services and encrypted topics" shows).
+# The Auto Scaling service-linked role is named by condition rather than as principal: a key
+# policy naming a role that does not exist yet (fresh account, no ASG so far) is rejected.
+module "kms" {
+  source = "../kms-key"
 
-    principals {
-      type        = "AWS"
-      identifiers = ["arn:${local.partition}:iam::${local.account_id}:root"]
-    }
-  }
-
-  # CloudWatch (alarms) and AWS Budgets publish to the encrypted topic as service principals.
-  statement {
-    sid       = "AlarmAndBudgetPublishers"
-    actions   = ["kms:Decrypt", "kms:GenerateDataKey*"]
-    resources = ["*"]
-
-    principals {
-      type        = "Service"
-      identifiers = ["cloudwatch.amazonaws.com", "budgets.amazonaws.com"]
-    }
-  }
-
-  # The Auto Scaling service-linked role is named by condition rather than as principal: a key
-  # policy naming a role that does not exist yet (fresh account, no ASG so far) is rejected.
-  statement {
-    sid       = "AutoScalingNotifications"
-    actions   = ["kms:Decrypt", "kms:GenerateDataKey*"]
-    resources = ["*"]
-
-    principals {
-      type        = "AWS"
-      identifiers = ["*"]
-    }
-
-    condition {
-      test     = "StringEquals"
-      variable = "aws:PrincipalArn"
-      values   = [local.autoscaling_role_arn]
-    }
-
-    condition {
-      test     = "StringEquals"
-      variable = "kms:CallerAccount"
-      values   = [local.account_id]
-    }
-
-    condition {
-      test     = "StringEquals"
-      variable = "kms:ViaService"
-      values   = ["sns.${local.region}.amazonaws.com"]
-    }
-  }
-}
-
-resource "aws_kms_key" "this" {
+  name                    = "${var.name}-alarms"
   description             = "${var.name} alarm topic"
-  enable_key_rotation     = true
   deletion_window_in_days = var.kms_key_deletion_window_days
-  policy                  = data.aws_iam_policy_document.kms.json
+  tags                    = var.tags
 
-  tags = merge({ Name = "${var.name}-alarms" }, var.tags)
+  policy_statements = [
+    {
+      Sid       = "CloudWatchAlarmsPublish"
+      Effect    = "Allow"
+      Principal = { Service = "cloudwatch.amazonaws.com" }
+      Action    = ["kms:Decrypt", "kms:GenerateDataKey*"]
+      Resource  = "*"
+      Condition = {
+        StringEquals = { "aws:SourceAccount" = local.account_id }
+        ArnLike      = { "aws:SourceArn" = "arn:${local.partition}:cloudwatch:${local.region}:${local.account_id}:alarm:*" }
+      }
+    },
+    {
+      Sid       = "BudgetsPublish"
+      Effect    = "Allow"
+      Principal = { Service = "budgets.amazonaws.com" }
+      Action    = ["kms:Decrypt", "kms:GenerateDataKey*"]
+      Resource  = "*"
+      Condition = {
+        StringEquals = { "aws:SourceAccount" = local.account_id }
+        ArnLike      = { "aws:SourceArn" = "arn:${local.partition}:budgets::${local.account_id}:*" }
+      }
+    },
+    {
+      Sid       = "AutoScalingNotifications"
+      Effect    = "Allow"
+      Principal = { AWS = "*" }
+      Action    = ["kms:Decrypt", "kms:GenerateDataKey*"]
+      Resource  = "*"
+      Condition = {
+        StringEquals = {
+          "aws:PrincipalArn"  = local.autoscaling_role_arn
+          "kms:CallerAccount" = local.account_id
+          "kms:ViaService"    = "sns.${local.region}.amazonaws.com"
+        }
+      }
+    },
+  ]
 }
 
-resource "aws_kms_alias" "this" {
-  name          = "alias/${var.name}-alarms"
-  target_key_id = aws_kms_key.this.key_id
+moved {
+  from = aws_kms_key.this
+  to   = module.kms.aws_kms_key.this
+}
+
+moved {
+  from = aws_kms_alias.this
+  to   = module.kms.aws_kms_alias.this
 }
 
 # --- SNS topic --------------------------------------------------------------------------------
 
 resource "aws_sns_topic" "this" {
   name              = "${var.name}-alarms"
-  kms_master_key_id = aws_kms_key.this.arn
+  kms_master_key_id = module.kms.arn
 
   tags = merge({ Name = "${var.name}-alarms" }, var.tags)
 }

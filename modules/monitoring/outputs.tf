@@ -5,7 +5,7 @@ output "sns_topic_arn" {
 
 output "kms_key_arn" {
   description = "ARN of the KMS key encrypting the alarm topic."
-  value       = aws_kms_key.this.arn
+  value       = module.kms.arn
 }
 
 output "alarm_names" {

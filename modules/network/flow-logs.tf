@@ -18,53 +18,41 @@ locals {
   flow_log_group_arn = "arn:${local.partition}:logs:${local.region}:${local.account_id}:log-group:${local.flow_log_group_name}"
 }
 
-resource "aws_kms_key" "flow_logs" {
+module "kms" {
+  source = "../kms-key"
+
+  name                    = "${var.name}-flow-logs"
   description             = "${var.name}: encrypts the VPC flow log group ${local.flow_log_group_name}"
-  enable_key_rotation     = true
   deletion_window_in_days = var.kms_deletion_window_days
+  tags                    = var.tags
 
-  policy = jsonencode({
-    Version = "2012-10-17"
-    Statement = [
-      {
-        Sid       = "AccountAdministersKey"
-        Effect    = "Allow"
-        Principal = { AWS = "arn:${local.partition}:iam::${local.account_id}:root" }
-        Action    = "kms:*"
-        Resource  = "*"
-      },
-      {
-        # CloudWatch Logs may use the key only for this log group.
-        Sid       = "CloudWatchLogsUsesKeyForFlowLogGroup"
-        Effect    = "Allow"
-        Principal = { Service = "logs.${local.region}.amazonaws.com" }
-        Action = [
-          "kms:Encrypt*",
-          "kms:Decrypt*",
-          "kms:ReEncrypt*",
-          "kms:GenerateDataKey*",
-          "kms:Describe*",
-        ]
-        Resource = "*"
-        Condition = {
-          ArnEquals = { "kms:EncryptionContext:aws:logs:arn" = local.flow_log_group_arn }
-        }
-      },
-    ]
-  })
-
-  tags = merge({ Name = "${var.name}-flow-logs" }, var.tags)
+  policy_statements = [{
+    # CloudWatch Logs may use the key only for this log group.
+    Sid       = "CloudWatchLogsUsesKeyForFlowLogGroup"
+    Effect    = "Allow"
+    Principal = { Service = "logs.${local.region}.amazonaws.com" }
+    Action    = ["kms:Encrypt*", "kms:Decrypt*", "kms:ReEncrypt*", "kms:GenerateDataKey*", "kms:Describe*"]
+    Resource  = "*"
+    Condition = {
+      ArnEquals = { "kms:EncryptionContext:aws:logs:arn" = local.flow_log_group_arn }
+    }
+  }]
 }
 
-resource "aws_kms_alias" "flow_logs" {
-  name          = "alias/${var.name}-flow-logs"
-  target_key_id = aws_kms_key.flow_logs.key_id
+moved {
+  from = aws_kms_key.flow_logs
+  to   = module.kms.aws_kms_key.this
+}
+
+moved {
+  from = aws_kms_alias.flow_logs
+  to   = module.kms.aws_kms_alias.this
 }
 
 resource "aws_cloudwatch_log_group" "flow_logs" {
   name              = local.flow_log_group_name
   retention_in_days = var.flow_log_retention_days
-  kms_key_id        = aws_kms_key.flow_logs.arn
+  kms_key_id        = module.kms.arn
 
   tags = merge({ Name = local.flow_log_group_name }, var.tags)
 }
@@ -111,6 +99,14 @@ resource "aws_iam_role_policy" "flow_logs" {
           aws_cloudwatch_log_group.flow_logs.arn,
           "${aws_cloudwatch_log_group.flow_logs.arn}:*",
         ]
+      },
+      {
+        # Finding 14 (issue 16): AWS's documented flow-log role also has DescribeLogGroups, a
+        # list call that cannot be narrowed to one group (it takes the account's log-group:*).
+        Sid      = "DescribeLogGroups"
+        Effect   = "Allow"
+        Action   = "logs:DescribeLogGroups"
+        Resource = "arn:${local.partition}:logs:${local.region}:${local.account_id}:log-group:*"
       },
     ]
   })

@@ -75,5 +75,5 @@ output "flow_log_group_name" {
 
 output "flow_log_kms_key_arn" {
   description = "ARN of the KMS key encrypting the flow log group."
-  value       = aws_kms_key.flow_logs.arn
+  value       = module.kms.arn
 }

@@ -26,49 +26,45 @@ locals {
 
 # --- KMS key ---------------------------------------------------------------------------
 
-resource "aws_kms_key" "this" {
+# The administration statement lets IAM policies grant the key (administrators, operators
+# putting values). The readers and rotation Lambdas are also named here, but may use the
+# key only through Secrets Manager in this account.
+module "kms" {
+  source = "../kms-key"
+
+  name                    = "${var.name}-secrets"
   description             = "Encrypts the ${var.name} application secrets in Secrets Manager"
-  enable_key_rotation     = true
   deletion_window_in_days = var.kms_deletion_window_in_days
+  tags                    = var.tags
 
-  # The account root statement lets IAM policies grant the key (administrators, operators
-  # putting values). The readers and rotation Lambdas are also named here, but may use the
-  # key only through Secrets Manager in this account.
-  policy = jsonencode({
-    Version = "2012-10-17"
-    Statement = concat(
-      [{
-        Sid       = "EnableIamPoliciesInThisAccount"
-        Effect    = "Allow"
-        Principal = { AWS = "arn:${local.partition}:iam::${local.account_id}:root" }
-        Action    = "kms:*"
-        Resource  = "*"
-      }],
-      length(var.reader_role_arns) == 0 ? [] : [{
-        Sid       = "DecryptForReadersViaSecretsManager"
-        Effect    = "Allow"
-        Principal = { AWS = var.reader_role_arns }
-        Action    = ["kms:Decrypt", "kms:DescribeKey"]
-        Resource  = "*"
-        Condition = { StringEquals = local.via_secrets_manager }
-      }],
-      length(local.rotation_lambda_roles) == 0 ? [] : [{
-        Sid       = "RotateViaSecretsManager"
-        Effect    = "Allow"
-        Principal = { AWS = local.rotation_lambda_roles }
-        Action    = ["kms:Decrypt", "kms:DescribeKey", "kms:GenerateDataKey"]
-        Resource  = "*"
-        Condition = { StringEquals = local.via_secrets_manager }
-      }],
-    )
-  })
-
-  tags = merge({ Name = "${var.name}-secrets" }, var.tags)
+  policy_statements = concat(
+    length(var.reader_role_arns) == 0 ? [] : [{
+      Sid       = "DecryptForReadersViaSecretsManager"
+      Effect    = "Allow"
+      Principal = { AWS = var.reader_role_arns }
+      Action    = ["kms:Decrypt", "kms:DescribeKey"]
+      Resource  = "*"
+      Condition = { StringEquals = local.via_secrets_manager }
+    }],
+    length(local.rotation_lambda_roles) == 0 ? [] : [{
+      Sid       = "RotateViaSecretsManager"
+      Effect    = "Allow"
+      Principal = { AWS = local.rotation_lambda_roles }
+      Action    = ["kms:Decrypt", "kms:DescribeKey", "kms:GenerateDataKey"]
+      Resource  = "*"
+      Condition = { StringEquals = local.via_secrets_manager }
+    }],
+  )
 }
 
-resource "aws_kms_alias" "this" {
-  name          = "alias/${var.name}-secrets"
-  target_key_id = aws_kms_key.this.key_id
+moved {
+  from = aws_kms_key.this
+  to   = module.kms.aws_kms_key.this
+}
+
+moved {
+  from = aws_kms_alias.this
+  to   = module.kms.aws_kms_alias.this
 }
 
 # --- secrets ---------------------------------------------------------------------------
@@ -79,7 +75,7 @@ resource "aws_secretsmanager_secret" "this" {
 
   name                    = "${var.name}/${each.key}"
   description             = each.value.description
-  kms_key_id              = aws_kms_key.this.arn
+  kms_key_id              = module.kms.arn
   recovery_window_in_days = var.recovery_window_in_days
 
   tags = merge({ Name = "${var.name}/${each.key}" }, var.tags)

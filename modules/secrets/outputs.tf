@@ -10,5 +10,5 @@ output "secret_names" {
 
 output "kms_key_arn" {
   description = "ARN of the KMS key encrypting the secrets (give it to the security module's `kms_key_arns`)."
-  value       = aws_kms_key.this.arn
+  value       = module.kms.arn
 }

@@ -8,32 +8,25 @@ locals {
   bucket_name = coalesce(var.bucket_name, "${var.name}-tfstate-${local.account_id}")
 }
 
-resource "aws_kms_key" "this" {
+# S3 uses the key on behalf of the caller, so IAM policies in this account decide who may
+# read or write state; the key policy is the administration statement alone.
+module "kms" {
+  source = "../kms-key"
+
+  name                    = "${var.name}-tfstate"
   description             = "${var.name}: encrypts the Terraform state in s3://${local.bucket_name}"
-  enable_key_rotation     = true
   deletion_window_in_days = var.kms_deletion_window_days
-
-  # S3 uses the key on behalf of the caller, so IAM policies in this account decide who may
-  # read or write state; the key policy only delegates to them.
-  policy = jsonencode({
-    Version = "2012-10-17"
-    Statement = [
-      {
-        Sid       = "AccountAdministersKey"
-        Effect    = "Allow"
-        Principal = { AWS = "arn:${local.partition}:iam::${local.account_id}:root" }
-        Action    = "kms:*"
-        Resource  = "*"
-      },
-    ]
-  })
-
-  tags = merge({ Name = "${var.name}-tfstate" }, var.tags)
+  tags                    = var.tags
 }
 
-resource "aws_kms_alias" "this" {
-  name          = "alias/${var.name}-tfstate"
-  target_key_id = aws_kms_key.this.key_id
+moved {
+  from = aws_kms_key.this
+  to   = module.kms.aws_kms_key.this
+}
+
+moved {
+  from = aws_kms_alias.this
+  to   = module.kms.aws_kms_alias.this
 }
 
 module "state_bucket" {
@@ -43,7 +36,7 @@ module "state_bucket" {
   force_destroy = var.force_destroy
   tags          = var.tags
 
-  kms_key_arn = aws_kms_key.this.arn
+  kms_key_arn = module.kms.arn
 
   lifecycle_rules = [
     {

@@ -10,12 +10,12 @@ output "bucket_arn" {
 
 output "kms_key_arn" {
   description = "ARN of the KMS key encrypting the state (the S3 backend's `kms_key_id`)."
-  value       = aws_kms_key.this.arn
+  value       = module.kms.arn
 }
 
 output "kms_key_alias" {
   description = "Alias of the state KMS key (`alias/<name>-tfstate`)."
-  value       = aws_kms_alias.this.name
+  value       = module.kms.alias_name
 }
 
 output "backend_config" {
@@ -24,7 +24,7 @@ output "backend_config" {
     bucket       = module.state_bucket.name
     region       = data.aws_region.current.id
     encrypt      = true
-    kms_key_id   = aws_kms_key.this.arn
+    kms_key_id   = module.kms.arn
     use_lockfile = true
   }
 }

@@ -32,7 +32,10 @@ def validate(
         environment = load_env(name)
         renderer.write(environment)
         workdir = renderer.build_dir(name)
-        tf = Terraform(workdir)
+        # A data dir of its own, so `init -backend=false` never reads the backend a past plan
+        # initialised (e.g. a stopped emulator's state bucket).
+        validate_data = workdir.parent / f".{name}-validate"
+        tf = Terraform(workdir, env={"TF_DATA_DIR": str(validate_data)})
         try:
             tf.run("fmt", "-check", "-no-color", ".")
         except TerraformError as error:

@@ -26,7 +26,7 @@ class TerraformError(RuntimeError):
 def binary() -> str:
     found = shutil.which(os.environ.get("OPSCTL_TERRAFORM", "terraform"))
     if not found:
-        raise FileNotFoundError("terraform is not on PATH (install terraform >= 1.6)")
+        raise FileNotFoundError("terraform is not on PATH (install terraform >= 1.11)")
     return found
 
 

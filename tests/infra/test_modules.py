@@ -5,6 +5,7 @@ Runs real terraform (provider mirror, mock_provider tests) and real checkov (doc
 
 from __future__ import annotations
 
+import re
 import shutil
 from collections.abc import Callable
 from functools import cache
@@ -67,6 +68,21 @@ def test_terraform_validate_and_test(
 
 def test_terraform_fmt(module: str, terraform: Callable[[Path], Terraform]) -> None:
     terraform(REPO / "modules" / module).fmt_check()
+
+
+def _floor(text: str) -> str:
+    found = re.search(r'required_version\s*=\s*"([^"]+)"', text)
+    assert found, "no required_version"
+    return found.group(1)
+
+
+def test_one_terraform_floor(module: str) -> None:
+    """Issue 16, finding 7: the backend's use_lockfile needs 1.11, so every root and module
+    states the same floor as the rendered root (envs/templates/versions.tf.j2)."""
+    root_floor = _floor((REPO / "envs/templates/versions.tf.j2").read_text())
+    bootstrap_floor = _floor((REPO / "envs/templates/bootstrap/main.tf.j2").read_text())
+    assert root_floor == bootstrap_floor == ">= 1.11"
+    assert _floor((REPO / "modules" / module / "versions.tf").read_text()) == root_floor
 
 
 def test_only_provider_6x_arguments(module: str) -> None:

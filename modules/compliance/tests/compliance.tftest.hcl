@@ -1,17 +1,5 @@
 mock_provider "aws" {
-  mock_data "aws_caller_identity" {
-    defaults = { account_id = "123456789012" }
-  }
-  mock_data "aws_partition" {
-    defaults = { partition = "aws" }
-  }
-  # The provider validates ARN arguments even against a mock, so give them real shapes.
-  mock_resource "aws_kms_key" {
-    defaults = { arn = "arn:aws:kms:eu-west-1:123456789012:key/11111111-2222-3333-4444-555555555555" }
-  }
-  mock_resource "aws_iam_role" {
-    defaults = { arn = "arn:aws:iam::123456789012:role/ingest-test-config" }
-  }
+  source = "../testing/aws"
 }
 
 variables {
@@ -23,17 +11,17 @@ run "recorder_records_everything" {
 
   assert {
     condition = (
-      aws_config_configuration_recorder.this.recording_group[0].all_supported == true &&
-      aws_config_configuration_recorder.this.recording_group[0].include_global_resource_types == true
+      aws_config_configuration_recorder.this[0].recording_group[0].all_supported == true &&
+      aws_config_configuration_recorder.this[0].recording_group[0].include_global_resource_types == true
     )
     error_message = "The recorder must record all supported resource types, global ones included by default."
   }
   assert {
-    condition     = aws_config_configuration_recorder_status.this.is_enabled && aws_config_configuration_recorder_status.this.name == "ingest-test"
+    condition     = aws_config_configuration_recorder_status.this[0].is_enabled && aws_config_configuration_recorder_status.this[0].name == "ingest-test"
     error_message = "The recorder must be switched on."
   }
   assert {
-    condition     = aws_config_delivery_channel.this.snapshot_delivery_properties[0].delivery_frequency == "TwentyFour_Hours"
+    condition     = aws_config_delivery_channel.this[0].snapshot_delivery_properties[0].delivery_frequency == "TwentyFour_Hours"
     error_message = "Snapshots must be delivered every 24 hours by default."
   }
   assert {
@@ -58,11 +46,11 @@ run "regional_recorder_without_globals" {
   }
 
   assert {
-    condition     = aws_config_configuration_recorder.this.recording_group[0].include_global_resource_types == false
+    condition     = aws_config_configuration_recorder.this[0].recording_group[0].include_global_resource_types == false
     error_message = "include_global_resource_types = false must reach the recorder."
   }
   assert {
-    condition     = aws_config_delivery_channel.this.snapshot_delivery_properties[0].delivery_frequency == "One_Hour"
+    condition     = aws_config_delivery_channel.this[0].snapshot_delivery_properties[0].delivery_frequency == "One_Hour"
     error_message = "delivery_frequency must reach the delivery channel."
   }
 }
@@ -81,7 +69,7 @@ run "encrypted_delivery_bucket" {
     error_message = "The Config bucket must be versioned."
   }
   assert {
-    condition     = aws_kms_key.this.enable_key_rotation
+    condition     = module.kms.rotation_enabled
     error_message = "The Config key must rotate."
   }
   assert {
@@ -125,15 +113,15 @@ run "delivery_uses_module_key" {
   command = apply
 
   assert {
-    condition     = aws_config_delivery_channel.this.s3_kms_key_arn == aws_kms_key.this.arn
+    condition     = aws_config_delivery_channel.this[0].s3_kms_key_arn == module.kms.arn
     error_message = "Deliveries must be encrypted with the module's key."
   }
   assert {
-    condition     = module.config_bucket.sse_algorithm == "aws:kms" && module.config_bucket.kms_key_arn == aws_kms_key.this.arn
+    condition     = module.config_bucket.sse_algorithm == "aws:kms" && module.config_bucket.kms_key_arn == module.kms.arn
     error_message = "The Config bucket must use SSE-KMS with the module's key."
   }
   assert {
-    condition     = aws_config_delivery_channel.this.s3_bucket_name == module.config_bucket.name
+    condition     = aws_config_delivery_channel.this[0].s3_bucket_name == module.config_bucket.name
     error_message = "The delivery channel must deliver to the module's bucket."
   }
   assert {
@@ -262,4 +250,27 @@ run "reject_bad_name" {
     name = "ingest-"
   }
   expect_failures = [var.name]
+}
+
+# Finding 10 (issue 16): one recorder per account and region; with an existing one (Control
+# Tower, organisation Config) the module must not create a second recorder or channel.
+run "finding_10_existing_recorder_is_used" {
+  command = plan
+
+  variables {
+    existing_recorder_name = "aws-controltower-BaselineConfigRecorder"
+  }
+
+  assert {
+    condition = (
+      length(aws_config_configuration_recorder.this) == 0 &&
+      length(aws_config_delivery_channel.this) == 0 &&
+      length(aws_config_configuration_recorder_status.this) == 0
+    )
+    error_message = "Finding 10: with existing_recorder_name no recorder, delivery channel or status may be created."
+  }
+  assert {
+    condition     = output.recorder_name == "aws-controltower-BaselineConfigRecorder" && length(aws_config_config_rule.this) > 0
+    error_message = "Finding 10: the rules stay, evaluated through the existing recorder, whose name is output."
+  }
 }

@@ -1,33 +1,6 @@
 # Unit tests with a mocked AWS provider: no credentials, no network.
 mock_provider "aws" {
-  mock_data "aws_caller_identity" {
-    defaults = {
-      account_id = "123456789012"
-      arn        = "arn:aws:iam::123456789012:user/test"
-      user_id    = "AIDATEST"
-    }
-  }
-
-  mock_data "aws_partition" {
-    defaults = {
-      partition  = "aws"
-      dns_suffix = "amazonaws.com"
-    }
-  }
-
-  mock_data "aws_region" {
-    defaults = {
-      id   = "eu-west-1"
-      name = "eu-west-1"
-    }
-  }
-
-  mock_resource "aws_kms_key" {
-    defaults = {
-      arn    = "arn:aws:kms:eu-west-1:123456789012:key/11111111-2222-3333-4444-555555555555"
-      key_id = "11111111-2222-3333-4444-555555555555"
-    }
-  }
+  source = "../testing/aws"
 
   mock_resource "aws_launch_template" {
     defaults = {
@@ -228,7 +201,7 @@ run "template_versions_and_outputs" {
   }
 
   assert {
-    condition     = length(output.log_group_arns) == 4 && output.kms_key_arn == aws_kms_key.this.arn
+    condition     = length(output.log_group_arns) == 4 && output.kms_key_arn == module.kms.arn
     error_message = "Four log group ARNs and the key ARN are expected."
   }
 }
@@ -296,17 +269,17 @@ run "log_groups_are_encrypted_and_kept" {
   }
 
   assert {
-    condition     = alltrue([for g in aws_cloudwatch_log_group.this : g.kms_key_id == aws_kms_key.this.arn && g.retention_in_days == 365])
+    condition     = alltrue([for g in aws_cloudwatch_log_group.this : g.kms_key_id == module.kms.arn && g.retention_in_days == 365])
     error_message = "Log groups must use the module's key and keep logs 365 days."
   }
 
   assert {
-    condition     = aws_kms_key.this.enable_key_rotation && jsondecode(aws_kms_key.this.policy).Statement[1].Principal.Service == "logs.eu-west-1.amazonaws.com"
+    condition     = module.kms.rotation_enabled && jsondecode(module.kms.policy).Statement[1].Principal.Service == "logs.eu-west-1.amazonaws.com"
     error_message = "The key must rotate and admit CloudWatch Logs of the region."
   }
 
   assert {
-    condition     = endswith(jsondecode(aws_kms_key.this.policy).Statement[1].Condition.ArnLike["kms:EncryptionContext:aws:logs:arn"], ":log-group:/ingest/ingest-test/*")
+    condition     = endswith(jsondecode(module.kms.policy).Statement[1].Condition.ArnLike["kms:EncryptionContext:aws:logs:arn"], ":log-group:/ingest/ingest-test/*")
     error_message = "CloudWatch Logs may use the key only for this module's log groups."
   }
 }

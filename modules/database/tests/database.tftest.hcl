@@ -1,33 +1,6 @@
 # Unit tests with a mocked AWS provider: no credentials, no network.
 mock_provider "aws" {
-  mock_data "aws_caller_identity" {
-    defaults = {
-      account_id = "123456789012"
-      arn        = "arn:aws:iam::123456789012:user/test"
-      user_id    = "AIDATEST"
-    }
-  }
-
-  mock_data "aws_partition" {
-    defaults = {
-      partition  = "aws"
-      dns_suffix = "amazonaws.com"
-    }
-  }
-
-  mock_data "aws_region" {
-    defaults = {
-      id   = "eu-west-1"
-      name = "eu-west-1"
-    }
-  }
-
-  mock_resource "aws_kms_key" {
-    defaults = {
-      arn    = "arn:aws:kms:eu-west-1:123456789012:key/11111111-2222-3333-4444-555555555555"
-      key_id = "11111111-2222-3333-4444-555555555555"
-    }
-  }
+  source = "../testing/aws"
 
   mock_resource "aws_rds_cluster" {
     defaults = {
@@ -82,33 +55,33 @@ run "defaults_are_a_secure_serverless_v2_cluster" {
   }
 
   assert {
-    condition     = aws_rds_cluster.this.storage_encrypted && aws_rds_cluster.this.kms_key_id == aws_kms_key.this.arn
+    condition     = aws_rds_cluster.this.storage_encrypted && aws_rds_cluster.this.kms_key_id == module.kms.arn
     error_message = "Storage must be encrypted with the module's key."
   }
 
   assert {
-    condition     = aws_rds_cluster.this.manage_master_user_password && aws_rds_cluster.this.master_user_secret_kms_key_id == aws_kms_key.this.arn
+    condition     = aws_rds_cluster.this.manage_master_user_password && aws_rds_cluster.this.master_user_secret_kms_key_id == module.kms.arn
     error_message = "The master password must be managed by RDS and its secret encrypted with the module's key."
   }
 
   assert {
-    condition     = aws_kms_key.this.enable_key_rotation
+    condition     = module.kms.rotation_enabled
     error_message = "The KMS key must rotate."
   }
 
   assert {
-    condition     = jsondecode(aws_kms_key.this.policy).Statement[1].Principal.Service == "logs.eu-west-1.amazonaws.com"
+    condition     = jsondecode(module.kms.policy).Statement[1].Principal.Service == "logs.eu-west-1.amazonaws.com"
     error_message = "The key policy must admit CloudWatch Logs of the current region."
   }
 
   assert {
-    condition     = endswith(jsondecode(aws_kms_key.this.policy).Statement[1].Condition.ArnLike["kms:EncryptionContext:aws:logs:arn"], ":log-group:/aws/rds/cluster/ingest-test/*")
+    condition     = endswith(jsondecode(module.kms.policy).Statement[1].Condition.ArnLike["kms:EncryptionContext:aws:logs:arn"], ":log-group:/aws/rds/cluster/ingest-test/*")
     error_message = "CloudWatch Logs may use the key only for this cluster's log groups."
   }
 
   assert {
-    condition     = aws_rds_cluster.this.deletion_protection && !aws_rds_cluster.this.skip_final_snapshot && aws_rds_cluster.this.final_snapshot_identifier == "ingest-test-final"
-    error_message = "Deletion protection and a final snapshot named <name>-final must be the defaults."
+    condition     = aws_rds_cluster.this.deletion_protection && !aws_rds_cluster.this.skip_final_snapshot
+    error_message = "Deletion protection and a final snapshot must be the defaults."
   }
 
   assert {
@@ -117,8 +90,8 @@ run "defaults_are_a_secure_serverless_v2_cluster" {
   }
 
   assert {
-    condition     = aws_rds_cluster.this.backup_retention_period == 7 && aws_rds_cluster.this.backtrack_window == 86400
-    error_message = "Backups must be kept 7 days and backtrack cover 24 hours by default."
+    condition     = aws_rds_cluster.this.backup_retention_period == 7 && aws_rds_cluster.this.backtrack_window == 0
+    error_message = "Finding 17 (issue 16): backups kept 7 days, and backtrack off by default (rejected on some Aurora MySQL 3 versions, costs change records, rules out binlog replication)."
   }
 
   assert {
@@ -128,7 +101,7 @@ run "defaults_are_a_secure_serverless_v2_cluster" {
 
   assert {
     condition = alltrue([
-      for g in aws_cloudwatch_log_group.exports : g.kms_key_id == aws_kms_key.this.arn && g.retention_in_days == 365
+      for g in aws_cloudwatch_log_group.exports : g.kms_key_id == module.kms.arn && g.retention_in_days == 365
     ]) && toset(keys(aws_cloudwatch_log_group.exports)) == toset(["audit", "error", "slowquery"])
     error_message = "Each exported log type needs its own KMS-encrypted log group kept 365 days."
   }
@@ -141,7 +114,7 @@ run "defaults_are_a_secure_serverless_v2_cluster" {
   assert {
     condition = alltrue([
       for i in aws_rds_cluster_instance.this :
-      i.performance_insights_enabled && i.performance_insights_kms_key_id == aws_kms_key.this.arn && i.performance_insights_retention_period == 7
+      i.performance_insights_enabled && i.performance_insights_kms_key_id == module.kms.arn && i.performance_insights_retention_period == 7
     ])
     error_message = "Performance Insights must be on, encrypted with the module's key, kept 7 days."
   }
@@ -398,6 +371,28 @@ run "single_subnet" {
   command = plan
   variables { subnet_ids = ["subnet-0a1b2c3d"] }
   expect_failures = [var.subnet_ids]
+}
+
+# Finding 3 (issue 16): a second teardown of a re-created cluster must not collide with the
+# snapshot the first teardown left, so the name carries the cluster's creation time.
+run "finding_3_final_snapshot_name_is_unique_per_cluster" {
+  command = apply
+
+  assert {
+    condition     = can(regex("^ingest-test-final-[0-9]{14}$", aws_rds_cluster.this.final_snapshot_identifier))
+    error_message = "Finding 3: the final snapshot must be named <name>-final-<creation time>, not a fixed <name>-final."
+  }
+}
+
+run "backtrack_when_asked" {
+  command = plan
+
+  variables { backtrack_window_hours = 24 }
+
+  assert {
+    condition     = aws_rds_cluster.this.backtrack_window == 86400
+    error_message = "backtrack_window_hours must reach the cluster in seconds."
+  }
 }
 
 run "bad_backtrack_window" {

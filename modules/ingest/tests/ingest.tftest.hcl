@@ -1,33 +1,7 @@
 # Bucket, queues and notification of the ingest module, against a mocked AWS provider.
 
 mock_provider "aws" {
-  override_data {
-    target = data.aws_caller_identity.current
-    values = {
-      account_id = "123456789012"
-      arn        = "arn:aws:iam::123456789012:user/terraform"
-    }
-  }
-  override_data {
-    target = data.aws_partition.current
-    values = {
-      partition  = "aws"
-      dns_suffix = "amazonaws.com"
-    }
-  }
-  override_data {
-    target = module.ingest_bucket.data.aws_partition.current
-    values = {
-      partition  = "aws"
-      dns_suffix = "amazonaws.com"
-    }
-  }
-  mock_resource "aws_kms_key" {
-    defaults = {
-      arn    = "arn:aws:kms:eu-west-1:123456789012:key/11111111-2222-3333-4444-555555555555"
-      key_id = "11111111-2222-3333-4444-555555555555"
-    }
-  }
+  source = "../testing/aws"
 }
 
 # Realistic identifiers, so that ARN checks in the provider pass and assertions can tell the
@@ -73,7 +47,7 @@ run "bucket_is_private_versioned_and_kms_encrypted" {
     error_message = "The bucket is named <name>-ingest-<account>."
   }
   assert {
-    condition     = module.ingest_bucket.sse_algorithm == "aws:kms" && module.ingest_bucket.kms_key_arn == aws_kms_key.this.arn
+    condition     = module.ingest_bucket.sse_algorithm == "aws:kms" && module.ingest_bucket.kms_key_arn == module.kms.arn
     error_message = "The bucket must use SSE-KMS with the module key."
   }
   assert {
@@ -81,7 +55,7 @@ run "bucket_is_private_versioned_and_kms_encrypted" {
     error_message = "Versioning must be enabled."
   }
   assert {
-    condition     = aws_kms_key.this.enable_key_rotation
+    condition     = module.kms.rotation_enabled
     error_message = "The module key must rotate."
   }
   assert {
@@ -174,7 +148,7 @@ run "queue_policy_admits_only_the_bucket" {
     error_message = "The queue policy allows nothing else."
   }
   assert {
-    condition = ([for s in jsondecode(aws_kms_key.this.policy).Statement : s if s.Sid == "S3NotificationsFromTheIngestBucket"][0].Condition
+    condition = ([for s in jsondecode(module.kms.policy).Statement : s if s.Sid == "S3NotificationsFromTheIngestBucket"][0].Condition
       == {
         ArnEquals    = { "aws:SourceArn" = "arn:aws:s3:::ingest-test-ingest-123456789012" }
         StringEquals = { "aws:SourceAccount" = "123456789012" }
@@ -187,7 +161,7 @@ run "queues_are_encrypted_and_redrive_to_the_dlq" {
   command = apply
 
   assert {
-    condition     = aws_sqs_queue.this.kms_master_key_id == aws_kms_key.this.arn && aws_sqs_queue.dlq.kms_master_key_id == aws_kms_key.this.arn
+    condition     = aws_sqs_queue.this.kms_master_key_id == module.kms.arn && aws_sqs_queue.dlq.kms_master_key_id == module.kms.arn
     error_message = "Both queues must be encrypted with the module key."
   }
   assert {
@@ -205,7 +179,7 @@ run "queues_are_encrypted_and_redrive_to_the_dlq" {
     error_message = "The DLQ must accept messages only from the ingest queue."
   }
   assert {
-    condition     = output.queue_arn == aws_sqs_queue.this.arn && output.dlq_arn == aws_sqs_queue.dlq.arn && output.kms_key_arn == aws_kms_key.this.arn
+    condition     = output.queue_arn == aws_sqs_queue.this.arn && output.dlq_arn == aws_sqs_queue.dlq.arn && output.kms_key_arn == module.kms.arn
     error_message = "Outputs must point at the module's resources."
   }
 }

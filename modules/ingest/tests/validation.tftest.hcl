@@ -1,19 +1,7 @@
 # Bad inputs are refused by the variables' validation blocks.
 
 mock_provider "aws" {
-  override_data {
-    target = data.aws_caller_identity.current
-    values = {
-      account_id = "123456789012"
-    }
-  }
-  override_data {
-    target = data.aws_partition.current
-    values = {
-      partition  = "aws"
-      dns_suffix = "amazonaws.com"
-    }
-  }
+  source = "../testing/aws"
 }
 
 variables {

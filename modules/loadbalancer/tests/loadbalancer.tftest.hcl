@@ -1,15 +1,5 @@
 mock_provider "aws" {
-  mock_data "aws_caller_identity" {
-    defaults = {
-      account_id = "123456789012"
-      arn        = "arn:aws:iam::123456789012:user/test"
-      user_id    = "AIDATESTUSER"
-    }
-  }
-
-  mock_data "aws_partition" {
-    defaults = { partition = "aws" }
-  }
+  source = "../testing/aws"
 }
 
 variables {
@@ -348,6 +338,17 @@ run "requested_certificate_with_zone" {
     condition     = length(aws_acm_certificate_validation.this) == 1
     error_message = "The module must wait for the certificate to be issued."
   }
+
+  # Finding 20 (issue 16): the validated name must also resolve to the ALB.
+  assert {
+    condition = (
+      length(aws_route53_record.alias) == 1 &&
+      aws_route53_record.alias[0].name == "ingest.example.com" &&
+      aws_route53_record.alias[0].type == "A" &&
+      aws_route53_record.alias[0].zone_id == "Z0123456789ABCDEFGHIJ"
+    )
+    error_message = "Finding 20: with a zone, domain_name must get an alias A record pointing at the ALB."
+  }
 }
 
 run "requested_certificate_without_zone" {
@@ -361,6 +362,11 @@ run "requested_certificate_without_zone" {
   assert {
     condition     = length(aws_route53_record.certificate_validation) == 0 && length(aws_acm_certificate_validation.this) == 1
     error_message = "Without a zone no records are written, but the module still waits for issuance."
+  }
+
+  assert {
+    condition     = length(aws_route53_record.alias) == 0
+    error_message = "Without a zone there is nowhere to write the alias record."
   }
 }
 

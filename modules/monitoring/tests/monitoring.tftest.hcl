@@ -1,31 +1,5 @@
 mock_provider "aws" {
-  mock_data "aws_caller_identity" {
-    defaults = {
-      account_id = "123456789012"
-      arn        = "arn:aws:iam::123456789012:user/test"
-      user_id    = "AIDATESTUSER"
-    }
-  }
-
-  mock_data "aws_partition" {
-    defaults = {
-      partition  = "aws"
-      dns_suffix = "amazonaws.com"
-    }
-  }
-
-  mock_data "aws_region" {
-    defaults = {
-      id   = "eu-west-1"
-      name = "eu-west-1"
-    }
-  }
-
-  mock_data "aws_iam_policy_document" {
-    defaults = {
-      json = "{\"Version\":\"2012-10-17\",\"Statement\":[]}"
-    }
-  }
+  source = "../testing/aws"
 }
 
 override_resource {
@@ -33,15 +7,6 @@ override_resource {
   override_during = plan
   values = {
     arn = "arn:aws:sns:eu-west-1:123456789012:ingest-test-alarms"
-  }
-}
-
-override_resource {
-  target          = aws_kms_key.this
-  override_during = plan
-  values = {
-    arn    = "arn:aws:kms:eu-west-1:123456789012:key/11111111-2222-3333-4444-555555555555"
-    key_id = "11111111-2222-3333-4444-555555555555"
   }
 }
 
@@ -61,24 +26,32 @@ run "topic_is_encrypted_with_the_module_key" {
   command = plan
 
   assert {
-    condition     = aws_sns_topic.this.kms_master_key_id == aws_kms_key.this.arn
+    condition     = aws_sns_topic.this.kms_master_key_id == module.kms.arn
     error_message = "The alarm topic must be encrypted with the module's KMS key."
   }
 
   assert {
-    condition     = aws_kms_key.this.enable_key_rotation == true
-    error_message = "The KMS key must rotate."
+    condition     = module.kms.alias_name == "alias/ingest-test-alarms"
+    error_message = "The alarm key must be aliased alias/<name>-alarms (rotation is the kms-key module's test)."
   }
 
   assert {
-    condition = toset(flatten([for s in data.aws_iam_policy_document.kms.statement :
-    [for p in s.principals : p.identifiers if p.type == "Service"]])) == toset(["cloudwatch.amazonaws.com", "budgets.amazonaws.com"])
+    condition = toset(flatten([for st in jsondecode(module.kms.policy).Statement :
+    try([st.Principal.Service], []) if can(st.Principal.Service)])) == toset(["cloudwatch.amazonaws.com", "budgets.amazonaws.com"])
     error_message = "The key policy must let CloudWatch and Budgets use the key."
   }
 
+  # Finding 15 (issue 16): the service principals may use the key only on this account's behalf.
   assert {
-    condition = anytrue([for s in data.aws_iam_policy_document.kms.statement :
-    anytrue([for c in s.condition : c.variable == "aws:PrincipalArn" && contains(c.values, "arn:aws:iam::123456789012:role/aws-service-role/autoscaling.amazonaws.com/AWSServiceRoleForAutoScaling")])])
+    condition = alltrue([for st in jsondecode(module.kms.policy).Statement :
+      try(st.Condition.StringEquals["aws:SourceAccount"], "") == "123456789012"
+    if can(st.Principal.Service)])
+    error_message = "Finding 15: every service statement of the alarm key policy must be limited by aws:SourceAccount."
+  }
+
+  assert {
+    condition = anytrue([for st in jsondecode(module.kms.policy).Statement :
+    try(st.Condition.StringEquals["aws:PrincipalArn"], "") == "arn:aws:iam::123456789012:role/aws-service-role/autoscaling.amazonaws.com/AWSServiceRoleForAutoScaling"])
     error_message = "The key policy must let the Auto Scaling service-linked role use the key."
   }
 

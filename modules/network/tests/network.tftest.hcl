@@ -1,27 +1,8 @@
 mock_provider "aws" {
-  mock_data "aws_availability_zones" {
-    defaults = {
-      names = ["eu-west-1a", "eu-west-1b", "eu-west-1c", "eu-west-1d", "eu-west-1e", "eu-west-1f"]
-    }
-  }
-  mock_data "aws_caller_identity" {
-    defaults = { account_id = "123456789012" }
-  }
-  mock_data "aws_region" {
-    defaults = { id = "eu-west-1", name = "eu-west-1" }
-  }
-  mock_data "aws_partition" {
-    defaults = { partition = "aws" }
-  }
-  # The provider validates ARN arguments even against a mock, so give them real shapes.
+  source = "../testing/aws"
+
   mock_resource "aws_cloudwatch_log_group" {
     defaults = { arn = "arn:aws:logs:eu-west-1:123456789012:log-group:/aws/vpc/ingest-test/flow-logs" }
-  }
-  mock_resource "aws_iam_role" {
-    defaults = { arn = "arn:aws:iam::123456789012:role/ingest-test-vpc-flow-logs" }
-  }
-  mock_resource "aws_kms_key" {
-    defaults = { arn = "arn:aws:kms:eu-west-1:123456789012:key/11111111-2222-3333-4444-555555555555" }
   }
 }
 
@@ -177,7 +158,7 @@ run "routes_and_encryption" {
     error_message = "The default security group managed must be this VPC's."
   }
   assert {
-    condition     = aws_cloudwatch_log_group.flow_logs.kms_key_id == aws_kms_key.flow_logs.arn && aws_kms_key.flow_logs.enable_key_rotation
+    condition     = aws_cloudwatch_log_group.flow_logs.kms_key_id == module.kms.arn && module.kms.rotation_enabled
     error_message = "The flow log group must be encrypted with the rotating module key."
   }
   assert {
@@ -259,8 +240,8 @@ run "flow_log_policies" {
   }
   assert {
     condition = (
-      jsondecode(aws_kms_key.flow_logs.policy).Statement[1].Principal.Service == "logs.eu-west-1.amazonaws.com" &&
-      jsondecode(aws_kms_key.flow_logs.policy).Statement[1].Condition.ArnEquals["kms:EncryptionContext:aws:logs:arn"] == "arn:aws:logs:eu-west-1:123456789012:log-group:/aws/vpc/ingest-test/flow-logs"
+      jsondecode(module.kms.policy).Statement[1].Principal.Service == "logs.eu-west-1.amazonaws.com" &&
+      jsondecode(module.kms.policy).Statement[1].Condition.ArnEquals["kms:EncryptionContext:aws:logs:arn"] == "arn:aws:logs:eu-west-1:123456789012:log-group:/aws/vpc/ingest-test/flow-logs"
     )
     error_message = "The key policy must admit CloudWatch Logs of this region for the flow log group only."
   }
@@ -355,4 +336,15 @@ run "reject_azs_not_matching_az_count" {
     azs = ["eu-west-1a", "eu-west-1b"]
   }
   expect_failures = [aws_vpc.this]
+}
+
+# Finding 14 (issue 16): the role VPC Flow Logs assumes has what AWS's documented role has.
+run "finding_14_flow_log_role_can_describe_log_groups" {
+  command = plan
+
+  assert {
+    condition = anytrue([for st in jsondecode(aws_iam_role_policy.flow_logs.policy).Statement :
+    contains(flatten([st.Action]), "logs:DescribeLogGroups")])
+    error_message = "Finding 14: the flow-log role needs logs:DescribeLogGroups."
+  }
 }

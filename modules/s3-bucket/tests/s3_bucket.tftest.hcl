@@ -1,9 +1,7 @@
 # The hardened bucket on its own, against a mocked AWS provider.
 
 mock_provider "aws" {
-  mock_data "aws_partition" {
-    defaults = { partition = "aws" }
-  }
+  source = "../testing/aws"
 }
 
 variables {

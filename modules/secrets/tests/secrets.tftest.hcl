@@ -1,33 +1,8 @@
 # Secrets, their key and their resource policies, against a mocked AWS provider.
 
 mock_provider "aws" {
-  override_data {
-    target = data.aws_caller_identity.current
-    values = {
-      account_id = "123456789012"
-      arn        = "arn:aws:iam::123456789012:user/terraform"
-    }
-  }
-  override_data {
-    target = data.aws_partition.current
-    values = {
-      partition  = "aws"
-      dns_suffix = "amazonaws.com"
-    }
-  }
-  override_data {
-    target = data.aws_region.current
-    values = {
-      id   = "eu-west-1"
-      name = "eu-west-1"
-    }
-  }
-  mock_resource "aws_kms_key" {
-    defaults = {
-      arn    = "arn:aws:kms:eu-west-1:123456789012:key/11111111-2222-3333-4444-555555555555"
-      key_id = "11111111-2222-3333-4444-555555555555"
-    }
-  }
+  source = "../testing/aws"
+
   mock_resource "aws_secretsmanager_secret" {
     defaults = {
       arn = "arn:aws:secretsmanager:eu-west-1:123456789012:secret:ingest-test/mocked-AbCdEf"
@@ -61,11 +36,11 @@ run "secrets_are_named_and_encrypted_with_the_module_key" {
     error_message = "Secrets must be named <name>/<key>."
   }
   assert {
-    condition     = alltrue([for s in aws_secretsmanager_secret.this : s.kms_key_id == aws_kms_key.this.arn])
+    condition     = alltrue([for s in aws_secretsmanager_secret.this : s.kms_key_id == module.kms.arn])
     error_message = "Every secret must be encrypted with the module's KMS key."
   }
   assert {
-    condition     = aws_kms_key.this.enable_key_rotation && aws_kms_alias.this.name == "alias/ingest-test-secrets"
+    condition     = module.kms.rotation_enabled && module.kms.alias_name == "alias/ingest-test-secrets"
     error_message = "The key must rotate and carry the module alias."
   }
   assert {
@@ -73,7 +48,7 @@ run "secrets_are_named_and_encrypted_with_the_module_key" {
     error_message = "Secrets keep the 30-day recovery window and the given tags by default."
   }
   assert {
-    condition     = output.kms_key_arn == aws_kms_key.this.arn
+    condition     = output.kms_key_arn == module.kms.arn
     error_message = "kms_key_arn must be the module key."
   }
 }
@@ -82,11 +57,11 @@ run "key_policy_admits_root_and_readers_only_through_secrets_manager" {
   command = plan
 
   assert {
-    condition     = { for s in jsondecode(aws_kms_key.this.policy).Statement : s.Sid => s.Principal }["EnableIamPoliciesInThisAccount"] == { AWS = "arn:aws:iam::123456789012:root" }
+    condition     = { for s in jsondecode(module.kms.policy).Statement : s.Sid => s.Principal }["AccountAdministration"] == { AWS = "arn:aws:iam::123456789012:root" }
     error_message = "The key policy must delegate to the account's IAM policies."
   }
   assert {
-    condition = ({ for s in jsondecode(aws_kms_key.this.policy).Statement : s.Sid => s }["DecryptForReadersViaSecretsManager"]
+    condition = ({ for s in jsondecode(module.kms.policy).Statement : s.Sid => s }["DecryptForReadersViaSecretsManager"]
       == {
         Sid       = "DecryptForReadersViaSecretsManager"
         Effect    = "Allow"
@@ -101,7 +76,7 @@ run "key_policy_admits_root_and_readers_only_through_secrets_manager" {
     error_message = "Readers may decrypt only through Secrets Manager in this account."
   }
   assert {
-    condition     = { for s in jsondecode(aws_kms_key.this.policy).Statement : s.Sid => s.Principal }["RotateViaSecretsManager"] == { AWS = ["arn:aws:iam::123456789012:role/rotate-api-keys"] }
+    condition     = { for s in jsondecode(module.kms.policy).Statement : s.Sid => s.Principal }["RotateViaSecretsManager"] == { AWS = ["arn:aws:iam::123456789012:role/rotate-api-keys"] }
     error_message = "Only the rotation Lambda roles get GenerateDataKey."
   }
 }
@@ -206,7 +181,7 @@ run "no_readers_means_an_unconditional_deny" {
     error_message = "With no readers, nobody may read the value."
   }
   assert {
-    condition     = length(jsondecode(aws_kms_key.this.policy).Statement) == 1
+    condition     = length(jsondecode(module.kms.policy).Statement) == 1
     error_message = "With no readers or rotation, the key policy has only the account statement."
   }
 }

@@ -1,13 +1,7 @@
 # Bad inputs are refused by the variables' validation blocks.
 
 mock_provider "aws" {
-  override_data {
-    target = data.aws_partition.current
-    values = {
-      partition  = "aws"
-      dns_suffix = "amazonaws.com"
-    }
-  }
+  source = "../testing/aws"
 }
 
 variables {

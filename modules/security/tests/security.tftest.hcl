@@ -1,27 +1,7 @@
 # Security groups and IAM of the security module, against a mocked AWS provider.
 
 mock_provider "aws" {
-  override_data {
-    target = data.aws_caller_identity.current
-    values = {
-      account_id = "123456789012"
-      arn        = "arn:aws:iam::123456789012:user/terraform"
-    }
-  }
-  override_data {
-    target = data.aws_partition.current
-    values = {
-      partition  = "aws"
-      dns_suffix = "amazonaws.com"
-    }
-  }
-  override_data {
-    target = data.aws_region.current
-    values = {
-      id   = "eu-west-1"
-      name = "eu-west-1"
-    }
-  }
+  source = "../testing/aws"
 }
 
 variables {

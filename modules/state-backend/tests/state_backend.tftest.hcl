@@ -1,16 +1,5 @@
 mock_provider "aws" {
-  mock_data "aws_caller_identity" {
-    defaults = { account_id = "123456789012" }
-  }
-  mock_data "aws_region" {
-    defaults = { id = "eu-west-1", name = "eu-west-1" }
-  }
-  mock_data "aws_partition" {
-    defaults = { partition = "aws" }
-  }
-  mock_resource "aws_kms_key" {
-    defaults = { arn = "arn:aws:kms:eu-west-1:123456789012:key/11111111-2222-3333-4444-555555555555" }
-  }
+  source = "../testing/aws"
 }
 
 variables {
@@ -31,7 +20,7 @@ run "secure_defaults" {
     error_message = "Versioning must be Enabled."
   }
   assert {
-    condition     = aws_kms_key.this.enable_key_rotation && aws_kms_key.this.deletion_window_in_days == 30
+    condition     = module.kms.rotation_enabled && module.kms.deletion_window_in_days == 30
     error_message = "The state key must rotate and have a 30-day deletion window."
   }
   assert {
@@ -121,11 +110,11 @@ run "encryption_uses_module_key" {
   command = apply
 
   assert {
-    condition     = module.state_bucket.sse_algorithm == "aws:kms" && module.state_bucket.kms_key_arn == aws_kms_key.this.arn
+    condition     = module.state_bucket.sse_algorithm == "aws:kms" && module.state_bucket.kms_key_arn == module.kms.arn
     error_message = "The bucket must be SSE-KMS encrypted with the module's own key."
   }
   assert {
-    condition     = output.backend_config.use_lockfile && output.backend_config.kms_key_id == aws_kms_key.this.arn && output.backend_config.region == "eu-west-1"
+    condition     = output.backend_config.use_lockfile && output.backend_config.kms_key_id == module.kms.arn && output.backend_config.region == "eu-west-1"
     error_message = "backend_config must describe a KMS-encrypted, lockfile-locked backend."
   }
 }
