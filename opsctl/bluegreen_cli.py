@@ -44,7 +44,24 @@ CanaryOpt = Annotated[
     typer.Option("--canary", help="Traffic percentages before the switch, e.g. 10,50 ('' none)."),
 ]
 BakeOpt = Annotated[
-    str, typer.Option("--bake", help="Seconds (or 30s, 5m) each canary step is held.")
+    str,
+    typer.Option(
+        "--bake",
+        help="How long each canary step is held (30s, 7m); 'auto': the shortest the alarm "
+        "gate allows (evaluation window + metric delay).",
+    ),
+]
+ForceBakeOpt = Annotated[
+    bool, typer.Option("--force", help="Accept a bake shorter than the alarm gate's minimum.")
+]
+MinHealthyOpt = Annotated[
+    float,
+    typer.Option(
+        "--min-healthy",
+        min=1,
+        max=100,
+        help="Percent of the target capacity that must be ready before traffic moves.",
+    ),
 ]
 KeepOldOpt = Annotated[
     str,
@@ -54,7 +71,7 @@ ColourOpt = Annotated[
     str | None,
     typer.Option("--to", help="blue or green (default: the idle colour).", show_default=False),
 ]
-DEFAULT_CANARY, DEFAULT_BAKE, DEFAULT_KEEP_OLD = "10,50", "60", "15m"
+DEFAULT_CANARY, DEFAULT_BAKE, DEFAULT_KEEP_OLD = "10,50", "auto", "15m"
 
 
 class ConsoleReport:
@@ -108,15 +125,18 @@ def _errors(env_name: str, what: str) -> Iterator[None]:
         raise fail(f"{what} {env_name}: AWS refused a call: {error}") from None
     except (BotoCoreError, ResponseParserError) as error:
         raise fail(f"{what} {env_name}: cannot reach AWS: {error}") from None
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as stop:
         raise fail(
-            f"{what} {env_name} interrupted; its state is recorded. See `opsctl bluegreen "
+            f"{what} {env_name} interrupted ({getattr(stop, 'signame', 'SIGINT')}); its state "
+            "is recorded. See `opsctl bluegreen "
             f"status {env_name}`; continue with `opsctl bluegreen deploy {env_name} --resume`",
             Exit.ABORTED,
         ) from None
 
 
-def open_engine(environment: Environment, emulator: str | None, report: Any) -> Engine:
+def open_engine(
+    environment: Environment, emulator: str | None, report: Any, min_healthy: float = 100.0
+) -> Engine:
     from opsctl.bluegreen.clients import Clients
     from opsctl.bluegreen.engine import Engine
     from opsctl.bluegreen.fleet import Capacity
@@ -137,6 +157,8 @@ def open_engine(environment: Environment, emulator: str | None, report: Any) -> 
         fallback_capacity=Capacity(
             max(compute.min_size, 1), compute.max_size, max(compute.desired_capacity, 1)
         ),
+        ami_owners=[environment.account_id, *compute.ami_owners],
+        min_healthy_percent=min_healthy,
     )
 
 
@@ -156,18 +178,20 @@ def _finish(result: Result) -> None:
     raise typer.Exit(result.code)
 
 
-def _deploy_ttl(canary: list[int], bake: float, keep_old: float) -> float:
+def _deploy_ttl(canary: list[int], bake: float | None, keep_old: float) -> float:
     from opsctl.bluegreen.timing import Timings
 
     timings = Timings.from_env()
-    return 2 * timings.healthy_timeout + len(canary) * bake + keep_old + 3600
+    bake = 3600 if bake is None else bake
+    return 2 * timings.healthy_timeout + 2 * len(canary) * bake + keep_old + 3600
 
 
-def _parse(canary: str, bake: str, keep_old: str) -> tuple[list[int], float, float]:
+def _parse(canary: str, bake: str, keep_old: str) -> tuple[list[int], float | None, float]:
     from opsctl.bluegreen.timing import parse_canary, parse_duration
 
     try:
-        return parse_canary(canary), parse_duration(bake), parse_duration(keep_old)
+        bake_s = None if bake.strip() == "auto" else parse_duration(bake)
+        return parse_canary(canary), bake_s, parse_duration(keep_old)
     except ValueError as error:
         raise fail(str(error)) from None
 
@@ -199,14 +223,24 @@ def _print_status(status: dict[str, Any]) -> None:
         f"(weights blue {weights['blue']} / green {weights['green']})"
     )
     table = Table(
-        "colour", "weight", "AMI", "LT version", "min/desired/max", "InService", "healthy"
+        "colour",
+        "weight",
+        "AMI (configured)",
+        "LT version",
+        "running",
+        "min/desired/max",
+        "InService",
+        "healthy",
     )
     for colour, c in status["colours"].items():
+        running = ", ".join(f"{n}x {ami}" for ami, n in c["running_amis"].items())
+        versions = ", ".join(f"v{v}" for v in c["running_versions"] if v)
         table.add_row(
             colour + (" (live)" if colour == status["live"] else ""),
             f"{c['weight']}%",
             c["ami"] or "-",
             c["launch_template_version"],
+            (running + (f" ({versions})" if versions else "")) or "-",
             f"{c['min']}/{c['desired']}/{c['max']}",
             str(c["in_service"]),
             f"{c['healthy_targets']}/{c['targets']}",
@@ -216,6 +250,14 @@ def _print_status(status: dict[str, Any]) -> None:
         out.print(f"[red]alarms in ALARM:[/] {', '.join(status['alarms_firing'])}")
     if status["drift"]:
         out.print(f"[yellow]drift:[/] {status['drift']}")
+    if not status["listener_consistent"]:
+        out.print(
+            f"[red]listener inconsistent:[/] {status['traffic']}: `opsctl bluegreen rollback "
+            f"{status['env']}` or `switch` puts every rule on one colour",
+            soft_wrap=True,
+        )
+    if status["left"]:
+        out.print(f"[red]traffic left split:[/] {status['left']}", soft_wrap=True)
     d = status["last_deployment"]
     if not d:
         out.print("No deployment recorded yet.")
@@ -247,6 +289,8 @@ def bluegreen_deploy(
     resume: Annotated[
         bool, typer.Option("--resume", help="Continue (or finish rolling back) the recorded one.")
     ] = False,
+    force: ForceBakeOpt = False,
+    min_healthy: MinHealthyOpt = 100.0,
     yes: YesOpt = False,
     emulator: EmulatorOpt = None,
 ) -> None:
@@ -264,9 +308,13 @@ def bluegreen_deploy(
     url = _emulator(environment, emulator)
     ttl = _deploy_ttl(steps, bake_s, keep_s)
     with cli_lock(env, environment.region, url, "bluegreen deploy", ttl), _errors(env, "deploy"):
-        engine = open_engine(environment, emulator, report)
+        engine = open_engine(environment, emulator, report, min_healthy)
         try:
-            result = engine.resume() if resume else engine.deploy(ami or "", steps, bake_s, keep_s)
+            result = (
+                engine.resume()
+                if resume
+                else engine.deploy(ami or "", steps, bake_s, keep_s, force=force)
+            )
         finally:
             report.close()
     _finish(result)

@@ -59,6 +59,13 @@ class Deployment:
     steps: list[list[str]] = field(default_factory=list)  # [[step, finished at], ...]
     reason: str | None = None
     capacity: dict[str, int] | None = None  # min / max / desired copied from the live colour
+    # The source colour's own min / max / desired at pre-flight: both colours are pinned at
+    # least there during the deploy, and these come back at the end (or on a rollback).
+    source_settings: dict[str, int] | None = None
+    min_healthy_percent: float = 100.0
+    scaled_at: str | None = None  # when scale-up asked for instances (failed launches after it)
+    weights_set: dict[str, int] | None = None  # the last weights opsctl asked the listener for
+    left: dict[str, int] | None = None  # weights that could not be put back (see reason)
     source_version: str | None = None
     target_version: str | None = None
     switched_at: str | None = None
