@@ -82,7 +82,8 @@ def ami_problems(
             "packer/ingest.pkr.hcl?"
         )
     instance_type = fleet.template_instance_type(colour)
-    if instance_type:
+    # DescribeImages always gives the Architecture on AWS (moto's RegisterImage drops it).
+    if instance_type and image.get("Architecture"):
         supported = fleet.instance_architectures(instance_type)
         if supported and image.get("Architecture") not in supported:
             problems.append(

@@ -1341,23 +1341,29 @@ def test_ami_checks_refuse_foreign_untagged_and_wrong_architecture_images(
     for the template's t3.micro (x86_64 only; DescribeInstanceTypes on moto)."""
     live = env.engine().live()
     overrides: dict[str, dict[str, Callable[..., Any]]] = {}
-    if problem == "public-other-owner":
-        ami = env.new_ami("public")
-        real = env.clients().ec2
+    real = env.clients().ec2
 
+    def described_as(**fields: Any) -> dict[str, dict[str, Callable[..., Any]]]:
         def describe_images(**params: Any) -> Any:
             answer = real.describe_images(**params)
             for image in answer["Images"]:
-                image.update(OwnerId="099720109477", Public=True)
+                image.update(fields)
             return answer
 
-        overrides = {"ec2": {"describe_images": describe_images}}
+        return {"ec2": {"describe_images": describe_images}}
+
+    if problem == "public-other-owner":
+        ami = env.new_ami("public")
+        overrides = described_as(OwnerId="099720109477", Public=True)
         expected = f"AMI {ami} is a public image owned by 099720109477, not by {ACCOUNT}"
     elif problem == "no-packer-tags":
         ami = env.new_ami("untagged", packer_tags=False)
         expected = f"AMI {ami} lacks the packer tags Version, GitSha"
     else:
+        # DescribeImages reports the architecture an image was registered with; moto's
+        # RegisterImage drops it, so it is put back here.
         ami = env.new_ami("arm", architecture="arm64")
+        overrides = described_as(Architecture="arm64")
         expected = f"AMI {ami} is arm64, but {other(live)}'s launch template uses t3.micro"
     spy = spied(env, overrides)
     with pytest.raises(Guard) as refused:
