@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import json
 import uuid
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from datetime import UTC, datetime
 from typing import Any
 
@@ -99,7 +99,11 @@ class Deployment:
 
 def load_deployment(ssm: Any, env_name: str) -> Deployment | None:
     raw = _get(ssm, _name(env_name, "deployment"))
-    return Deployment(**raw) if raw else None
+    if not raw:
+        return None
+    known = {f.name for f in fields(Deployment)}
+    # A record written by a newer opsctl may carry fields this one does not know.
+    return Deployment(**{key: value for key, value in raw.items() if key in known})
 
 
 def save_deployment(ssm: Any, env_name: str, deployment: Deployment) -> None:

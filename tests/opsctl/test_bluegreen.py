@@ -32,7 +32,7 @@ from opsctl.bluegreen import COLOURS, other, record
 from opsctl.bluegreen.clients import Clients
 from opsctl.bluegreen.engine import BlueGreenError, Engine, Guard, ListReport
 from opsctl.bluegreen.fleet import Capacity, Fleet
-from opsctl.bluegreen.stack import Stack, discover
+from opsctl.bluegreen.stack import Stack, discover, read_outputs
 from opsctl.bluegreen.timing import Timings
 from opsctl.emulator import MotoServer
 from opsctl.exitcodes import Exit
@@ -803,6 +803,19 @@ def alarms_where(
     return {"describe_alarms": describe_alarms}
 
 
+def running_amis(env: Env, colour: str) -> dict[str, str]:
+    """What each instance of the colour's group runs, as EC2 says (instance id -> ImageId)."""
+    clients = env.clients()
+    group = clients.autoscaling.describe_auto_scaling_groups(
+        AutoScalingGroupNames=[env.stack().asg[colour]]
+    )["AutoScalingGroups"][0]
+    ids = [i["InstanceId"] for i in group["Instances"]]
+    if not ids:
+        return {}
+    found = clients.ec2.describe_instances(InstanceIds=ids)["Reservations"]
+    return {i["InstanceId"]: i["ImageId"] for r in found for i in r["Instances"]}
+
+
 def test_deploy_replaces_idle_instances_on_an_old_template_version(env: Env) -> None:
     """Issue 17 #1. AWS: a new launch-template version only affects future launches
     (EC2 User Guide, "Modify a launch template"); moto keeps the old instance too. An idle colour
@@ -813,16 +826,16 @@ def test_deploy_replaces_idle_instances_on_an_old_template_version(env: Env) -> 
     fleet = env.fleet()
     old_ami = fleet.template_version(idle)[1]
     fleet.scale(idle, Capacity(1, 1, 1))
-    assert set(fleet.health(idle).amis.values()) == {old_ami}
+    assert set(running_amis(env, idle).values()) == {old_ami}
     ami = env.new_ami("fresh")
     spy = spied(env)
     result = env.engine(spy.clients).deploy(ami, [10], bake=0.1, keep_old=0)
     assert result.code == Exit.OK, result.message
-    health = env.fleet().health(idle)
-    assert health.amis
-    assert set(health.amis.values()) == {ami}, health.amis
+    running = running_amis(env, idle)
+    assert running
+    assert set(running.values()) == {ami}, running
     status = env.engine().status()
-    assert status["colours"][idle]["running_amis"] == {ami: len(health.amis)}
+    assert status["colours"][idle]["running_amis"] == {ami: len(running)}
     assert status["colours"][idle]["ami"] == ami
     shown = env.opsctl("bluegreen", "status", ENV)
     assert f"1x {ami}" in shown.stdout
@@ -855,8 +868,10 @@ def test_the_target_colours_alarms_and_the_job_alarms_gate_the_canary(env: Env, 
     live = env.engine().live()
     idle = other(live)
     stack = env.stack()
-    outputs = stack.colour_alarm_names[idle] if which == "colour-5xx" else stack.job_alarm_names
-    alarm = next(a for a in outputs if a.endswith(("alb-5xx-" + idle, "dead-jobs")))
+    outputs = read_outputs(env.clients(), BUCKET, ENV)  # modules/monitoring, via the env outputs
+    key = "colour_alarm_names" if which == "colour-5xx" else "job_alarm_names"
+    names = outputs[key][idle] if which == "colour-5xx" else outputs[key]
+    alarm = next(a for a in names if a.endswith(("alb-5xx-" + idle, "dead-jobs")))
     cloudwatch = env.clients().cloudwatch
     canary = on_canary(stack, idle)
 
@@ -1202,9 +1217,9 @@ def test_a_failed_scaling_activity_ends_the_wait_with_its_message(env: Env) -> N
 
     overrides = target_health(env, idle, never_healthy)
     overrides["autoscaling"] = {"describe_scaling_activities": describe_scaling_activities}
-    timings = Timings(poll=0.1, healthy_timeout=30.0, drain=0.0, metric_delay=0.0, min_bake=0.0)
+    timings = Timings(poll=0.1, healthy_timeout=30.0, drain=0.0)
     result = env.engine(spied(env, overrides).clients, timings=timings).deploy(
-        ami, [10], bake=0.1, keep_old=0
+        ami, [], bake=0, keep_old=0
     )
     assert result.code == Exit.ROLLED_BACK, result.message
     assert f"{idle} cannot launch its instances" in result.message
@@ -1269,10 +1284,11 @@ def test_restore_repairs_rules_keeps_other_actions_and_pinned_colours(env: Env) 
     fleet.scale(idle, Capacity(1, 1, 1))
     stack = env.stack()
     elbv2 = env.clients().elbv2
-    half = fleet._with_weights(
-        fleet.rule_actions()[stack.weighted_rule_arns[0]], {live: 50, idle: 50}
+    groups = [{"TargetGroupArn": stack.target_group[c], "Weight": 50} for c in COLOURS]
+    elbv2.modify_rule(
+        RuleArn=stack.weighted_rule_arns[0],
+        Actions=[{"Type": "forward", "ForwardConfig": {"TargetGroups": groups}}],
     )
-    elbv2.modify_rule(RuleArn=stack.weighted_rule_arns[0], Actions=half)
     assert fleet.weights() == {live: 100, idle: 0}
     assert rule_weights(env) == [{live: 50, idle: 50}]
     env.engine().restore(live, Capacity(1, 2, 1))
