@@ -242,15 +242,17 @@ class Engine:
             f"bake {human(deployment.bake)}, keep old {human(keep_old)}"
         )
         try:
+            problems = []
             if canary and deployment.bake < minimum:
                 message = (
                     f"bake {human(deployment.bake)} is shorter than {why} = {human(minimum)}: "
                     f"an alarm cannot fire within it; use --bake {human(minimum)} or longer"
                 )
                 if not force:
-                    raise Guard(message + " (or --force)")
-                self.report.warn(message + " (--force)")
-            self._preflight(deployment)
+                    problems.append(message + " (or --force)")
+                else:
+                    self.report.warn(message + " (--force)")
+            self._preflight(deployment, problems)
         except Guard as guard:
             deployment.status, deployment.reason = "aborted", str(guard)
             deployment.finished_at = record.now()
@@ -373,8 +375,7 @@ class Engine:
         if self.after_step is not None:
             self.after_step(step)
 
-    def _preflight(self, d: Deployment) -> None:
-        problems: list[str] = []
+    def _preflight(self, d: Deployment, problems: list[str]) -> None:
         image = self.fleet.image(d.ami)
         problems += ami_problems(self.fleet, image, d.ami, self.ami_owners, d.target)
         weights = self.fleet.weights()
