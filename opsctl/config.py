@@ -63,6 +63,9 @@ class Compute(Strict):
     min_size: Annotated[int, Field(ge=0, le=100)]
     max_size: Annotated[int, Field(ge=1, le=100)]
     desired_capacity: Annotated[int, Field(ge=0, le=100)]
+    # Accounts besides account_id whose AMIs `opsctl bluegreen deploy` accepts (e.g. a
+    # shared build account). Any other owner, public images included, is refused.
+    ami_owners: list[Annotated[str, Field(pattern=r"^\d{12}$")]] = []
 
     @model_validator(mode="after")
     def _sizes(self) -> Compute:

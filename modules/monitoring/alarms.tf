@@ -133,6 +133,21 @@ locals {
       evaluation_periods = 3
       datapoints         = 3
     } },
+    # Per-colour latency: the target group's own p99, so a canary's slowness is not averaged
+    # away by the colour that takes most of the traffic.
+    { for colour in local.colours : "latency-${colour}" => {
+      runbook            = "high-latency"
+      description        = "Target response time p99 of the ${colour} target group above ${var.thresholds.latency_p99_seconds} s. opsctl watches it while ${colour} bakes."
+      namespace          = "AWS/ApplicationELB"
+      metric_name        = "TargetResponseTime"
+      dimensions         = merge(local.alb_dimensions, { TargetGroup = var.target_group_arn_suffixes[colour] })
+      statistic          = null
+      extended_statistic = "p99"
+      threshold          = var.thresholds.latency_p99_seconds
+      period             = 60
+      evaluation_periods = 5
+      datapoints         = 3
+    } },
     { for colour in local.colours : "asg-cpu-${colour}" => {
       runbook            = "asg-cpu"
       description        = "Average CPU of the ${colour} Auto Scaling group above ${var.thresholds.asg_cpu_percent}%."
@@ -148,11 +163,17 @@ locals {
     } },
   )
 
-  # The alarms opsctl watches while a new colour bakes.
+  # The alarms opsctl watches while a new colour bakes: load-balancer-wide ones, the baking
+  # colour's own (target-group dimensions, so a 10 % canary is not diluted by the other 90 %),
+  # and the job alarms (the new colour's workers take jobs as soon as it runs, whatever the
+  # weights).
   deployment_alarm_keys = ["alb-5xx", "high-latency", "unhealthy-hosts-blue", "unhealthy-hosts-green"]
+  colour_alarm_keys     = { for colour in local.colours : colour => ["alb-5xx-${colour}", "latency-${colour}", "unhealthy-hosts-${colour}"] }
+  job_alarm_keys        = ["dead-jobs", "dlq-not-empty"]
 
   alarm_names = merge(
     { "alb-5xx" = aws_cloudwatch_metric_alarm.alb_5xx.alarm_name },
+    { for colour, alarm in aws_cloudwatch_metric_alarm.colour_5xx : "alb-5xx-${colour}" => alarm.alarm_name },
     { for key, alarm in aws_cloudwatch_metric_alarm.this : key => alarm.alarm_name },
   )
 }
@@ -209,6 +230,53 @@ resource "aws_cloudwatch_metric_alarm" "alb_5xx" {
   }
 
   tags = merge({ Name = "${var.name}-alb-5xx", runbook = "alb-5xx" }, var.tags)
+}
+
+# The 5xx rate of one colour's target group (targets' own 5xx over that group's requests).
+# Load-balancer 5xx (HTTPCode_ELB_5XX_Count) has no target-group dimension; alb-5xx covers it.
+resource "aws_cloudwatch_metric_alarm" "colour_5xx" {
+  for_each = toset(local.colours)
+
+  alarm_name          = "${var.name}-alb-5xx-${each.key}"
+  alarm_description   = "Target 5xx responses above ${var.thresholds.alb_5xx_rate_percent}% of the ${each.key} target group's requests. opsctl watches it while ${each.key} bakes. Runbook: runbooks/alb-5xx.md"
+  comparison_operator = "GreaterThanThreshold"
+  threshold           = var.thresholds.alb_5xx_rate_percent
+  evaluation_periods  = 5
+  datapoints_to_alarm = 3
+  treat_missing_data  = "notBreaching"
+  alarm_actions       = [aws_sns_topic.this.arn]
+  ok_actions          = [aws_sns_topic.this.arn]
+
+  metric_query {
+    id          = "rate"
+    label       = "${each.key} 5xx rate (%)"
+    expression  = "IF(requests > 0, 100 * FILL(target_5xx, 0) / requests, 0)"
+    return_data = true
+  }
+
+  metric_query {
+    id = "requests"
+    metric {
+      namespace   = "AWS/ApplicationELB"
+      metric_name = "RequestCount"
+      dimensions  = merge(local.alb_dimensions, { TargetGroup = var.target_group_arn_suffixes[each.key] })
+      stat        = "Sum"
+      period      = 60
+    }
+  }
+
+  metric_query {
+    id = "target_5xx"
+    metric {
+      namespace   = "AWS/ApplicationELB"
+      metric_name = "HTTPCode_Target_5XX_Count"
+      dimensions  = merge(local.alb_dimensions, { TargetGroup = var.target_group_arn_suffixes[each.key] })
+      stat        = "Sum"
+      period      = 60
+    }
+  }
+
+  tags = merge({ Name = "${var.name}-alb-5xx-${each.key}", runbook = "alb-5xx" }, var.tags)
 }
 
 resource "aws_cloudwatch_metric_alarm" "this" {

@@ -18,6 +18,16 @@ output "deployment_alarm_names" {
   value       = [for key in local.deployment_alarm_keys : local.alarm_names[key]]
 }
 
+output "colour_alarm_names" {
+  description = "Map of colour (blue, green) to the names of its own alarms, with its target group's dimensions: 5xx rate, p99 latency, unhealthy hosts. opsctl watches the baking colour's."
+  value       = { for colour, keys in local.colour_alarm_keys : colour => [for key in keys : local.alarm_names[key]] }
+}
+
+output "job_alarm_names" {
+  description = "Names of the job alarms (dead jobs, dead-letter queue) opsctl watches during every deployment."
+  value       = [for key in local.job_alarm_keys : local.alarm_names[key]]
+}
+
 output "deployment_alarm_name" {
   description = "Name of the composite alarm over deployment_alarm_names, or null when create_composite_alarm is false."
   value       = var.create_composite_alarm ? aws_cloudwatch_composite_alarm.deployment_health[0].alarm_name : null

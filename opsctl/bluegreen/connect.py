@@ -20,7 +20,7 @@ from opsctl.exitcodes import Exit
 from opsctl.lock import whoami
 from opsctl.ui import aws_errors, console, fail
 
-DEFAULT_CANARY, DEFAULT_BAKE, DEFAULT_KEEP_OLD = "10,50", "60", "15m"
+DEFAULT_CANARY, DEFAULT_BAKE, DEFAULT_KEEP_OLD = "10,50", "auto", "15m"
 # The deployment options `bluegreen deploy` and `release` share.
 AmiOpt = Annotated[str | None, typer.Option("--ami", help="AMI to deploy (ami-...).")]
 CanaryOpt = Annotated[
@@ -28,7 +28,24 @@ CanaryOpt = Annotated[
     typer.Option("--canary", help="Traffic percentages before the switch, e.g. 10,50 ('' none)."),
 ]
 BakeOpt = Annotated[
-    str, typer.Option("--bake", help="Seconds (or 30s, 5m) each canary step is held.")
+    str,
+    typer.Option(
+        "--bake",
+        help="How long each canary step is held (30s, 7m); 'auto': the shortest the alarm "
+        "gate allows (evaluation window + metric delay).",
+    ),
+]
+ForceBakeOpt = Annotated[
+    bool, typer.Option("--force", help="Accept a bake shorter than the alarm gate's minimum.")
+]
+MinHealthyOpt = Annotated[
+    float,
+    typer.Option(
+        "--min-healthy",
+        min=1,
+        max=100,
+        help="Percent of the target capacity that must be ready before traffic moves.",
+    ),
 ]
 KeepOldOpt = Annotated[
     str,
@@ -36,7 +53,9 @@ KeepOldOpt = Annotated[
 ]
 
 
-def open_engine(environment: Environment, emulator: str | None, report: Any) -> Engine:
+def open_engine(
+    environment: Environment, emulator: str | None, report: Any, min_healthy: float = 100.0
+) -> Engine:
     clients = Clients.create(environment.region, emulator_from(emulator, environment))
     stack = discover(clients, environment.state.bucket, environment.name)
     compute = environment.compute
@@ -49,6 +68,8 @@ def open_engine(environment: Environment, emulator: str | None, report: Any) -> 
         fallback_capacity=Capacity(
             max(compute.min_size, 1), compute.max_size, max(compute.desired_capacity, 1)
         ),
+        ami_owners=[environment.account_id, *compute.ami_owners],
+        min_healthy_percent=min_healthy,
     )
 
 
@@ -62,9 +83,10 @@ def errors(env_name: str, what: str) -> Iterator[None]:
         raise fail(f"{what} {env_name}: {error}", Exit.ABORTED) from None
     except (BlueGreenError, StackError) as error:
         raise fail(f"{what} {env_name}: {error}") from None
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as stop:
         raise fail(
-            f"{what} {env_name} interrupted; its state is recorded. See `opsctl bluegreen "
+            f"{what} {env_name} interrupted ({getattr(stop, 'signame', 'SIGINT')}); its state "
+            "is recorded. See `opsctl bluegreen "
             f"status {env_name}`; continue with `opsctl bluegreen deploy {env_name} --resume`",
             Exit.ABORTED,
         ) from None
@@ -79,14 +101,18 @@ def finish(result: Result) -> None:
     raise typer.Exit(result.code)
 
 
-def deploy_ttl(canary: list[int], bake: float, keep_old: float) -> float:
-    """How long a deploy may hold the environment lock."""
+def deploy_ttl(canary: list[int], bake: float | None, keep_old: float) -> float:
+    """How long a deploy is expected to hold the environment lock (shown; the heartbeat renews
+    it). An automatic bake (None) counts as an hour."""
     timings = Timings.from_env()
-    return 2 * timings.healthy_timeout + len(canary) * bake + keep_old + 3600
+    bake = 3600 if bake is None else bake
+    return 2 * timings.healthy_timeout + 2 * len(canary) * bake + keep_old + 3600
 
 
-def parse_options(canary: str, bake: str, keep_old: str) -> tuple[list[int], float, float]:
+def parse_options(canary: str, bake: str, keep_old: str) -> tuple[list[int], float | None, float]:
+    """--canary, --bake ('auto': None, the engine picks the alarm gate's minimum), --keep-old."""
     try:
-        return parse_canary(canary), parse_duration(bake), parse_duration(keep_old)
+        bake_s = None if bake.strip() == "auto" else parse_duration(bake)
+        return parse_canary(canary), bake_s, parse_duration(keep_old)
     except ValueError as error:
         raise fail(str(error)) from None

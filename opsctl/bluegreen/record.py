@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import json
 import uuid
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from datetime import UTC, datetime
 from typing import Any
 
@@ -59,6 +59,13 @@ class Deployment:
     steps: list[list[str]] = field(default_factory=list)  # [[step, finished at], ...]
     reason: str | None = None
     capacity: dict[str, int] | None = None  # min / max / desired copied from the live colour
+    # The source colour's own min / max / desired at pre-flight: both colours are pinned at
+    # least there during the deploy, and these come back at the end (or on a rollback).
+    source_settings: dict[str, int] | None = None
+    min_healthy_percent: float = 100.0
+    scaled_at: str | None = None  # when scale-up asked for instances (failed launches after it)
+    weights_set: dict[str, int] | None = None  # the last weights opsctl asked the listener for
+    left: dict[str, int] | None = None  # weights that could not be put back (see reason)
     source_version: str | None = None
     target_version: str | None = None
     switched_at: str | None = None
@@ -92,7 +99,11 @@ class Deployment:
 
 def load_deployment(ssm: Any, env_name: str) -> Deployment | None:
     raw = _get(ssm, _name(env_name, "deployment"))
-    return Deployment(**raw) if raw else None
+    if not raw:
+        return None
+    known = {f.name for f in fields(Deployment)}
+    # A record written by a newer opsctl may carry fields this one does not know.
+    return Deployment(**{key: value for key, value in raw.items() if key in known})
 
 
 def save_deployment(ssm: Any, env_name: str, deployment: Deployment) -> None:

@@ -29,6 +29,17 @@ class Stack:
     alarm_names: list[str]
     weighted_rule_arns: list[str] = field(default_factory=list)
     load_balancer_arn: str = ""
+    # Per-colour alarms (target-group dimensions) and the job alarms (dead jobs, DLQ): the
+    # deployment watches the target colour's and the job alarms, not only the LB-wide ones.
+    colour_alarm_names: dict[str, list[str]] = field(default_factory=dict)
+    job_alarm_names: list[str] = field(default_factory=list)
+    # Rules that forward to one colour only: that colour must never be drained.
+    pinned_rule_arns: dict[str, list[str]] = field(default_factory=dict)
+
+    def deployment_alarms(self, target: str) -> list[str]:
+        """Every alarm a deployment to `target` watches; each must exist."""
+        names = [*self.alarm_names, *self.colour_alarm_names.get(target, []), *self.job_alarm_names]
+        return list(dict.fromkeys(names))
 
     def colour_of_target_group(self, arn: str) -> str | None:
         return next((c for c, a in self.target_group.items() if a == arn), None)
@@ -67,16 +78,18 @@ def discover(clients: Clients, bucket: str, env_name: str) -> Stack:
         ) from None
     both = set(outputs["target_group_arns"].values())
     rules = clients.elbv2.describe_rules(ListenerArn=listener_arn)["Rules"]
-    weighted = [
-        rule["RuleArn"]
-        for rule in rules
-        if not rule.get("IsDefault")
-        and any(
-            {tg["TargetGroupArn"] for tg in a.get("ForwardConfig", {}).get("TargetGroups", [])}
-            == both
-            for a in rule.get("Actions", [])
-        )
-    ]
+    weighted: list[str] = []
+    pinned: dict[str, list[str]] = {colour: [] for colour in COLOURS}
+    colour_of = {arn: colour for colour, arn in outputs["target_group_arns"].items()}
+    for rule in rules:
+        if rule.get("IsDefault"):
+            continue
+        groups = _forwarded_groups(rule.get("Actions", []))
+        if groups == both:
+            weighted.append(rule["RuleArn"])
+        elif groups and groups <= both:
+            for arn in groups:
+                pinned[colour_of[arn]].append(rule["RuleArn"])
     return Stack(
         env=env_name,
         asg=dict(outputs["asg_names"]),
@@ -86,4 +99,23 @@ def discover(clients: Clients, bucket: str, env_name: str) -> Stack:
         alarm_names=list(outputs.get("deployment_alarm_names") or []),
         weighted_rule_arns=weighted,
         load_balancer_arn=listener["LoadBalancerArn"],
+        colour_alarm_names={
+            colour: list(names)
+            for colour, names in (outputs.get("colour_alarm_names") or {}).items()
+        },
+        job_alarm_names=list(outputs.get("job_alarm_names") or []),
+        pinned_rule_arns=pinned,
     )
+
+
+def _forwarded_groups(actions: list[dict[str, Any]]) -> set[str]:
+    """The target groups a rule's forward action sends to (weight 0 included)."""
+    groups: set[str] = set()
+    for action in actions:
+        if action.get("Type") != "forward":
+            continue
+        config = action.get("ForwardConfig", {}).get("TargetGroups") or []
+        groups |= {tg["TargetGroupArn"] for tg in config}
+        if action.get("TargetGroupArn"):
+            groups.add(action["TargetGroupArn"])
+    return groups

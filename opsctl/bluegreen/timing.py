@@ -2,7 +2,10 @@
 
 Polling intervals and timeouts come from the environment so tests and the emulator run fast:
 OPSCTL_BG_POLL_SECONDS (default 5), OPSCTL_BG_HEALTHY_TIMEOUT (default 900),
-OPSCTL_BG_DRAIN_SECONDS (default: the target group's deregistration delay).
+OPSCTL_BG_DRAIN_SECONDS (default: the target group's deregistration delay),
+OPSCTL_BG_METRIC_DELAY (default 120: how late CloudWatch sees a datapoint; it is added to the
+alarms' evaluation window to get the shortest bake that lets an alarm fire),
+OPSCTL_BG_MIN_BAKE (default: that computed minimum; the emulator and tests set 0).
 """
 
 from __future__ import annotations
@@ -46,6 +49,8 @@ class Timings:
     poll: float = 5.0
     healthy_timeout: float = 900.0
     drain: float | None = None  # None: the target group's deregistration delay
+    metric_delay: float = 120.0
+    min_bake: float | None = None  # None: the alarms' evaluation window + metric_delay
 
     @classmethod
     def from_env(cls) -> Timings:
@@ -53,6 +58,8 @@ class Timings:
             poll=_env_float("OPSCTL_BG_POLL_SECONDS", 5.0) or 5.0,
             healthy_timeout=_env_float("OPSCTL_BG_HEALTHY_TIMEOUT", 900.0) or 900.0,
             drain=_env_float("OPSCTL_BG_DRAIN_SECONDS", None),
+            metric_delay=_env_float("OPSCTL_BG_METRIC_DELAY", 120.0) or 0.0,
+            min_bake=_env_float("OPSCTL_BG_MIN_BAKE", None),
         )
 
 

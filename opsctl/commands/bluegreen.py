@@ -18,7 +18,9 @@ from opsctl.bluegreen.connect import (
     AmiOpt,
     BakeOpt,
     CanaryOpt,
+    ForceBakeOpt,
     KeepOldOpt,
+    MinHealthyOpt,
     deploy_ttl,
     errors,
     finish,
@@ -75,14 +77,24 @@ def _print_status(status: dict[str, Any]) -> None:
         f"(weights blue {weights['blue']} / green {weights['green']})"
     )
     table = Table(
-        "colour", "weight", "AMI", "LT version", "min/desired/max", "InService", "healthy"
+        "colour",
+        "weight",
+        "AMI (configured)",
+        "LT version",
+        "running",
+        "min/desired/max",
+        "InService",
+        "healthy",
     )
     for colour, c in status["colours"].items():
+        running = ", ".join(f"{n}x {ami}" for ami, n in c["running_amis"].items())
+        versions = ", ".join(f"v{v}" for v in c["running_versions"] if v)
         table.add_row(
             colour + (" (live)" if colour == status["live"] else ""),
             f"{c['weight']}%",
             c["ami"] or "-",
             c["launch_template_version"],
+            (running + (f" ({versions})" if versions else "")) or "-",
             f"{c['min']}/{c['desired']}/{c['max']}",
             str(c["in_service"]),
             f"{c['healthy_targets']}/{c['targets']}",
@@ -92,6 +104,14 @@ def _print_status(status: dict[str, Any]) -> None:
         out.print(f"[red]alarms in ALARM:[/] {', '.join(status['alarms_firing'])}")
     if status["drift"]:
         out.print(f"[yellow]drift:[/] {status['drift']}")
+    if not status["listener_consistent"]:
+        out.print(
+            f"[red]listener inconsistent:[/] {status['traffic']}: `opsctl bluegreen rollback "
+            f"{status['env']}` or `switch` puts every rule on one colour",
+            soft_wrap=True,
+        )
+    if status["left"]:
+        out.print(f"[red]traffic left split:[/] {status['left']}", soft_wrap=True)
     d = status["last_deployment"]
     if not d:
         out.print("No deployment recorded yet.")
@@ -123,6 +143,8 @@ def bluegreen_deploy(
     resume: Annotated[
         bool, typer.Option("--resume", help="Continue (or finish rolling back) the recorded one.")
     ] = False,
+    force: ForceBakeOpt = False,
+    min_healthy: MinHealthyOpt = 100.0,
     yes: YesOpt = False,
     emulator: EmulatorOpt = None,
 ) -> None:
@@ -139,9 +161,13 @@ def bluegreen_deploy(
     url = emulator_from(emulator, environment)
     ttl = deploy_ttl(steps, bake_s, keep_s)
     with cli_lock(env, environment.region, url, "bluegreen deploy", ttl), errors(env, "deploy"):
-        engine = open_engine(environment, emulator, report)
+        engine = open_engine(environment, emulator, report, min_healthy)
         try:
-            result = engine.resume() if resume else engine.deploy(ami or "", steps, bake_s, keep_s)
+            result = (
+                engine.resume()
+                if resume
+                else engine.deploy(ami or "", steps, bake_s, keep_s, force=force)
+            )
         finally:
             report.close()
     finish(result)

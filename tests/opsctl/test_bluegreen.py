@@ -21,17 +21,19 @@ import sys
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
+from botocore.exceptions import ClientError
 
 from opsctl import lock
 from opsctl.bluegreen import COLOURS, other, record
 from opsctl.bluegreen.clients import Clients
-from opsctl.bluegreen.engine import Engine, Guard, ListReport
+from opsctl.bluegreen.engine import BlueGreenError, Engine, Guard, ListReport
 from opsctl.bluegreen.fleet import Capacity, Fleet
-from opsctl.bluegreen.stack import Stack, discover
+from opsctl.bluegreen.stack import Stack, discover, read_outputs
 from opsctl.bluegreen.timing import Timings
 from opsctl.exitcodes import Exit
 from opsctl.local.emulator import MotoServer
@@ -43,14 +45,18 @@ from tests.support.revisions import write_revision
 
 pytestmark = pytest.mark.slow
 REGION, BUCKET, ENV = "eu-west-1", "ingest-tfstate-local", "local"
-FAST = Timings(poll=0.1, healthy_timeout=2.0, drain=0.0)
+# min_bake=0: the alarm gate's timing rule (bake >= evaluation window + metric delay, 7 min for
+# the stack's alarms) is tested on its own; everywhere else bakes are fractions of a second.
+FAST = Timings(poll=0.1, healthy_timeout=2.0, drain=0.0, metric_delay=0.0, min_bake=0.0)
 # The subprocess CLI polls fast too (opsctl/bluegreen/timing.py reads these).
 FAST_ENV = {
     "OPSCTL_BG_POLL_SECONDS": "0.2",
     "OPSCTL_BG_HEALTHY_TIMEOUT": "5",
     "OPSCTL_BG_DRAIN_SECONDS": "0",
+    "OPSCTL_BG_MIN_BAKE": "0",
 }
 NOT_HELD = lock.Lock(env=ENV, token=0, revision=0)
+ACCOUNT = "123456789012"  # moto's account, envs/local.yaml's account_id
 MUTATING = ("create_", "update_", "modify_", "put_", "delete_", "set_", "register_")
 
 
@@ -68,21 +74,30 @@ class Env:
     def engine(self, clients: Clients | None = None, **kwargs: Any) -> Engine:
         clients = clients or self.clients()
         report = kwargs.pop("report", ListReport())
-        return Engine(clients, self.stack(clients), report, FAST, by="pytest", **kwargs)
+        timings = kwargs.pop("timings", FAST)
+        kwargs.setdefault("ami_owners", [ACCOUNT])
+        return Engine(clients, self.stack(clients), report, timings, by="pytest", **kwargs)
 
     def fleet(self) -> Fleet:
         clients = self.clients()
         return Fleet(clients, self.stack(clients))
 
-    def new_ami(self, name: str) -> str:
+    def new_ami(self, name: str, architecture: str = "x86_64", packer_tags: bool = True) -> str:
+        """An AMI as packer/ingest.pkr.hcl registers it: in this account, with its tags."""
         ec2 = self.clients().ec2
         image = ec2.register_image(
             Name=f"ingest-{name}-{time.monotonic_ns()}",
             RootDeviceName="/dev/xvda",
-            Architecture="x86_64",
+            Architecture=architecture,
             VirtualizationType="hvm",
         )
-        return str(image["ImageId"])
+        ami = str(image["ImageId"])
+        if packer_tags:
+            ec2.create_tags(
+                Resources=[ami],
+                Tags=[{"Key": "Version", "Value": "1.0.0"}, {"Key": "GitSha", "Value": "abc1234"}],
+            )
+        return ami
 
     def spawn(self, *args: str) -> subprocess.Popen[str]:
         """The CLI in the background (for concurrency and Ctrl-C tests)."""
@@ -127,7 +142,8 @@ def env(stack: Env) -> Env:
     deployment under way, alarms OK, the lock free."""
     clients = stack.clients()
     fleet = stack.fleet()
-    for alarm in fleet.stack.alarm_names:
+    alarms = fleet.stack.deployment_alarms("blue") + fleet.stack.deployment_alarms("green")
+    for alarm in dict.fromkeys(alarms):
         clients.cloudwatch.set_alarm_state(AlarmName=alarm, StateValue="OK", StateReason="test")
     lock.Store.open(ENV, REGION, stack.url).break_lock()
     with contextlib.suppress(clients.ssm.exceptions.ParameterNotFound):  # no contract recorded
@@ -137,7 +153,7 @@ def env(stack: Env) -> Env:
         deployment.status = "aborted"
         record.save_deployment(clients.ssm, ENV, deployment)
     live = stack.engine().live()
-    if fleet.capacity(live).desired == 0:
+    if fleet.capacity(live) != Capacity(1, 2, 1):
         fleet.scale(live, Capacity(1, 2, 1))
     fleet.set_weights({live: 100, other(live): 0})
     fleet.scale(other(live), Capacity(0, 0, 0))
@@ -323,7 +339,11 @@ def test_deploy_calls_one_modify_listener_for_the_switch_and_spare_the_live_asg(
         and c.operation.startswith(MUTATING)
         and c.params.get("AutoScalingGroupName") == live_asg
     ]
-    assert touched_live == []
+    # Before the switch the live ASG is only pinned (min raised to its desired), never resized.
+    live_desired = touched_live[0].params["DesiredCapacity"] if touched_live else None
+    assert all(
+        c.params["MinSize"] == c.params["DesiredCapacity"] == live_desired for c in touched_live
+    )
     # After the switch the old colour is scaled down (and only then).
     later = [c for c in spy.calls[switch_at:] if c.params.get("AutoScalingGroupName") == live_asg]
     assert any(c.operation == "update_auto_scaling_group" for c in later)
@@ -554,6 +574,8 @@ def test_rollback_after_a_finished_deploy_restores_the_previous_colour(env: Env)
     assert fleet.template_version(live)[1] == old_ami  # back on the old AMI, not the new one
     assert fleet.health(live).ready
     assert fleet.capacity(other(live)).desired == 0
+    plan = env.opsctl("plan", ENV, "--json")
+    assert plan.code == 0, plan.output  # opsctl owns weights, capacity, AMI: no drift
     clients = env.clients()
     deployment = record.load_deployment(clients.ssm, ENV)
     assert deployment is not None
@@ -696,6 +718,655 @@ def test_release_refuses_a_destructive_expand_revision_before_any_traffic_moves(
     assert resumed.stdout.index("Deploy") < resumed.stdout.index("applied 0003")
     assert _db_revision(env, url) == "0003"
     assert env.fleet().weights() == {other(live): 100, live: 0}
+
+
+# --- AWS behaviour moto lacks, injected at the clients seam (issue 17) ---------------------------
+# Each injection names what real AWS does and where AWS documents it. Everything not injected is
+# moto's real behaviour on the applied local stack.
+AWS_DOCS = {
+    "target-health": "https://docs.aws.amazon.com/elasticloadbalancing/latest/application/"
+    "target-group-health-checks.html (states initial/healthy/unhealthy/draining)",
+    "deregistration": "https://docs.aws.amazon.com/elasticloadbalancing/latest/application/"
+    "edit-target-group-attributes.html#deregistration-delay",
+    "alarms": "https://docs.aws.amazon.com/AmazonCloudWatch/latest/monitoring/"
+    "AlarmThatSendsEmail.html (evaluation, INSUFFICIENT_DATA)",
+    "activities": "https://docs.aws.amazon.com/autoscaling/ec2/APIReference/"
+    "API_DescribeScalingActivities.html (StatusCode Failed/Cancelled, StatusMessage)",
+    "target-tracking": "https://docs.aws.amazon.com/autoscaling/ec2/userguide/"
+    "as-scaling-target-tracking.html (scale-in within MinSize)",
+    "stickiness": "https://docs.aws.amazon.com/elasticloadbalancing/latest/APIReference/"
+    "API_TargetGroupStickinessConfig.html",
+    "sts": "https://docs.aws.amazon.com/STS/latest/APIReference/CommonErrors.html "
+    "(ExpiredTokenException)",
+}
+
+
+def client_error(code: str, message: str, operation: str) -> ClientError:
+    return ClientError({"Error": {"Code": code, "Message": message}}, operation)
+
+
+def on_canary(stack: Stack, target: str) -> Callable[[Call], bool]:
+    """True for the ModifyListener call that gives `target` its first canary weight."""
+
+    def test(call: Call) -> bool:
+        if call.operation != "modify_listener":
+            return False
+        weights = _colour_weights(stack, call.params["DefaultActions"])
+        return 0 < weights.get(target, 0) < 100
+
+    return test
+
+
+def alarms_where(
+    env: Env, started: Callable[[], bool], answer: Callable[[str, int], str | None]
+) -> dict[str, Callable[..., Any]]:
+    """DescribeAlarms once `started()`: answer(alarm, n-th call since) gives its state (None:
+    moto's own; "absent": left out, as DescribeAlarms does for names it does not know)."""
+    real = env.clients().cloudwatch
+    count = [0]
+
+    def describe_alarms(**params: Any) -> Any:
+        found = real.describe_alarms(**params)
+        if not started():
+            return found
+        count[0] += 1
+        kept = []
+        for alarm in found["MetricAlarms"]:
+            state = answer(alarm["AlarmName"], count[0])
+            if state == "absent":
+                continue
+            if state:
+                alarm["StateValue"] = state
+            kept.append(alarm)
+        found["MetricAlarms"] = kept
+        return found
+
+    return {"describe_alarms": describe_alarms}
+
+
+def running_amis(env: Env, colour: str) -> dict[str, str]:
+    """What each instance of the colour's group runs, as EC2 says (instance id -> ImageId)."""
+    clients = env.clients()
+    group = clients.autoscaling.describe_auto_scaling_groups(
+        AutoScalingGroupNames=[env.stack().asg[colour]]
+    )["AutoScalingGroups"][0]
+    ids = [i["InstanceId"] for i in group["Instances"]]
+    if not ids:
+        return {}
+    found = clients.ec2.describe_instances(InstanceIds=ids)["Reservations"]
+    return {i["InstanceId"]: i["ImageId"] for r in found for i in r["Instances"]}
+
+
+def test_deploy_replaces_idle_instances_on_an_old_template_version(env: Env) -> None:
+    """Issue 17 #1. AWS: a new launch-template version only affects future launches
+    (EC2 User Guide, "Modify a launch template"); moto keeps the old instance too. An idle colour
+    that still runs an instance of its old AMI (a kept old colour, `switch --to` back) must not
+    take canary traffic: the deploy replaces it, and status shows what instances really run."""
+    live = env.engine().live()
+    idle = other(live)
+    fleet = env.fleet()
+    old_ami = fleet.template_version(idle)[1]
+    fleet.scale(idle, Capacity(1, 1, 1))
+    assert set(running_amis(env, idle).values()) == {old_ami}
+    ami = env.new_ami("fresh")
+    spy = spied(env)
+    result = env.engine(spy.clients).deploy(ami, [10], bake=0.1, keep_old=0)
+    assert result.code == Exit.OK, result.message
+    running = running_amis(env, idle)
+    assert running
+    assert set(running.values()) == {ami}, running
+    status = env.engine().status()
+    assert status["colours"][idle]["running_amis"] == {ami: len(running)}
+    assert status["colours"][idle]["ami"] == ami
+    shown = env.opsctl("bluegreen", "status", ENV)
+    assert f"1x {ami}" in shown.stdout
+
+
+def test_bake_shorter_than_the_alarm_window_is_refused(env: Env) -> None:
+    """Issue 17 #2 (timing). AWS: an alarm needs EvaluationPeriods x Period of datapoints, which
+    arrive minutes late (AWS_DOCS["alarms"]). The stack's deployment alarms evaluate 5 x 60 s
+    (dead jobs / DLQ 1 x 300 s): with a 120 s metric delay no bake under 7 min can see them fire."""
+    timings = Timings(poll=0.1, healthy_timeout=2.0, drain=0.0, metric_delay=120.0)
+    engine = env.engine(timings=timings)
+    with pytest.raises(Guard, match=r"bake 1m is shorter than .* = 7m.*--bake 7m"):
+        engine.deploy(env.new_ami("short-bake"), [10], bake=60, keep_old=0)
+    assert env.fleet().weights()[engine.live()] == 100
+    assert engine.min_bake(other(engine.live()))[0] == 420
+    refused = env.opsctl(
+        "bluegreen", "deploy", ENV, "--ami", env.new_ami("cli-bake"), "--bake", "60", "--yes",
+        env_extra={"OPSCTL_BG_MIN_BAKE": "", "OPSCTL_BG_METRIC_DELAY": "120"},
+    )  # fmt: skip
+    assert refused.code == Exit.ABORTED, refused.output
+    assert "--bake 7m" in refused.stderr
+
+
+@pytest.mark.parametrize("which", ["colour-5xx", "dead-jobs"])
+def test_the_target_colours_alarms_and_the_job_alarms_gate_the_canary(env: Env, which: str) -> None:
+    """Issue 17 #2 (dilution, job alarms). A 10 % canary failing 40 % of its requests is 4 % of
+    the load balancer's: only the target group's own 5xx alarm sees it. The new colour's workers
+    take jobs whatever the weights: dead jobs roll back too. moto's set_alarm_state plays
+    CloudWatch moving the alarm to ALARM while the canary bakes."""
+    live = env.engine().live()
+    idle = other(live)
+    stack = env.stack()
+    outputs = read_outputs(env.clients(), BUCKET, ENV)  # modules/monitoring, via the env outputs
+    key = "colour_alarm_names" if which == "colour-5xx" else "job_alarm_names"
+    names = outputs[key][idle] if which == "colour-5xx" else outputs[key]
+    alarm = next(a for a in names if a.endswith(("alb-5xx-" + idle, "dead-jobs")))
+    cloudwatch = env.clients().cloudwatch
+    canary = on_canary(stack, idle)
+
+    def fire(call: Call) -> None:
+        if canary(call):
+            cloudwatch.set_alarm_state(AlarmName=alarm, StateValue="ALARM", StateReason=which)
+
+    spy = spied(env, before=fire)
+    result = env.engine(spy.clients).deploy(env.new_ami(which), [10], bake=1.0, keep_old=0)
+    assert result.code == Exit.ROLLED_BACK, result.message
+    assert f"alarm {alarm} in ALARM during the bake at 10%" in result.message
+    assert env.fleet().weights() == {live: 100, idle: 0}
+
+
+def test_a_missing_alarm_is_refused_and_insufficient_data_does_not_pass(env: Env) -> None:
+    """Issue 17 #2 (missing, INSUFFICIENT_DATA). AWS: DescribeAlarms leaves out names it does
+    not know; a new alarm, or one whose metric is not published yet, is INSUFFICIENT_DATA until
+    its first evaluation, then ALARM after the evaluation delay (AWS_DOCS["alarms"])."""
+    live = env.engine().live()
+    idle = other(live)
+    stack = env.stack()
+    gone = stack.alarm_names[0]
+    absent = alarms_where(env, lambda: True, lambda name, _n: "absent" if name == gone else None)
+    with pytest.raises(Guard, match=f"deployment alarms missing in CloudWatch: {gone}"):
+        env.engine(spied(env, {"cloudwatch": absent}).clients).deploy(
+            env.new_ami("absent"), [10], bake=0.1, keep_old=0
+        )
+
+    # Every alarm INSUFFICIENT_DATA when the canary starts; alb-5xx reaches ALARM on the 8th
+    # evaluation, well after the 0.2 s bake: the bake must not end on INSUFFICIENT_DATA.
+    started = [False]
+    lb_alarm = stack.alarm_names[0]
+
+    def later(name: str, n: int) -> str:
+        return "ALARM" if name == lb_alarm and n >= 8 else "INSUFFICIENT_DATA"
+
+    def note(call: Call) -> None:
+        started[0] = started[0] or on_canary(stack, idle)(call)
+
+    spy = spied(env, {"cloudwatch": alarms_where(env, lambda: started[0], later)}, before=note)
+    timings = Timings(poll=0.1, healthy_timeout=2.0, drain=0.0, metric_delay=0.0, min_bake=30.0)
+    result = env.engine(spy.clients, timings=timings).deploy(
+        env.new_ami("insufficient"), [10], bake=0.2, keep_old=0, force=True
+    )
+    assert result.code == Exit.ROLLED_BACK, result.message
+    assert f"alarm {lb_alarm} in ALARM during the bake at 10%" in result.message
+    assert env.fleet().weights() == {live: 100, idle: 0}
+
+    # INSUFFICIENT_DATA that never clears: after one more minimum bake, roll back.
+    started[0] = False
+    stuck = spied(
+        env,
+        {"cloudwatch": alarms_where(env, lambda: started[0], lambda _a, _n: "INSUFFICIENT_DATA")},
+        before=note,
+    )
+    timings = Timings(poll=0.1, healthy_timeout=2.0, drain=0.0, metric_delay=0.0, min_bake=0.3)
+    result = env.engine(stuck.clients, timings=timings).deploy(
+        env.new_ami("stuck"), [10], bake=0.2, keep_old=0, force=True
+    )
+    assert result.code == Exit.ROLLED_BACK, result.message
+    assert "stayed INSUFFICIENT_DATA through the bake at 10%" in result.message
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGHUP])
+def test_sigterm_and_sighup_mid_canary_put_the_traffic_back(env: Env, sig: signal.Signals) -> None:
+    """Issue 17 #3. A real `opsctl bluegreen deploy` gets a real SIGTERM (kill, a CI runner
+    stopping) or SIGHUP (the SSH session dropping) during the bake at 10 %: the weights go back
+    to the source colour (default action and rule), the record says so, exit 4; resume goes on."""
+    clients = env.clients()
+    live = env.engine().live()
+    process = env.spawn(
+        "bluegreen", "deploy", ENV, "--ami", env.new_ami(sig.name), "--canary", "10",
+        "--bake", "60", "--keep-old", "0", "--yes",
+    )  # fmt: skip
+    try:
+        wait_until(lambda: _step(clients) == "canary-10" and env.fleet().weights()[live] == 90)
+        process.send_signal(sig)
+        out, err = process.communicate(timeout=60)
+    finally:
+        process.kill()
+    assert process.returncode == Exit.ABORTED, out + err
+    assert f"{sig.name} during step canary-10; weights put back: 100% on {live}" in err
+    assert env.fleet().weights() == {live: 100, other(live): 0}
+    assert rule_weights(env) == [{live: 100, other(live): 0}]
+    deployment = record.load_deployment(clients.ssm, ENV)
+    assert deployment is not None
+    assert deployment.status == "interrupted"
+    assert f"{sig.name} during step canary-10" in (deployment.reason or "")
+    assert not (lock.Store.open(ENV, REGION, env.url).read() or NOT_HELD).held
+    deployment.bake = 0.2
+    record.save_deployment(clients.ssm, ENV, deployment)
+    resumed = env.opsctl("bluegreen", "deploy", ENV, "--resume", "--yes")
+    assert resumed.code == 0, resumed.output
+    assert env.fleet().weights() == {other(live): 100, live: 0}
+
+
+def test_expired_token_mid_canary_puts_traffic_back_or_says_what_is_left(env: Env) -> None:
+    """Issue 17 #3 (unexpected errors). AWS: a one-hour SSO role session ends with
+    ExpiredTokenException on the next call (AWS_DOCS["sts"]). Once during the bake (the SDK then
+    refreshes the credentials): the weights go back and the record says why. On every call
+    from then on: nothing can be changed, so the error names the weights left and the fix, and
+    `status` / `rollback` with fresh credentials show and repair it."""
+    live = env.engine().live()
+    idle = other(live)
+    stack = env.stack()
+    canary = on_canary(stack, idle)
+    expired = client_error("ExpiredTokenException", "The security token included in the "
+                           "request is expired", "DescribeAlarms")  # fmt: skip
+    state = {"canary": False, "failures": 0, "all": False}
+
+    def expire(call: Call) -> None:
+        state["canary"] = state["canary"] or canary(call)
+        if not state["canary"] or (call.operation == "modify_listener" and canary(call)):
+            return
+        if state["all"] or (call.operation == "describe_alarms" and state["failures"] == 0):
+            state["failures"] += 1
+            raise expired
+
+    spy = spied(env, before=expire)
+    with pytest.raises(BlueGreenError, match="weights put back: 100% on " + live):
+        env.engine(spy.clients).deploy(env.new_ami("token"), [10], bake=0.5, keep_old=0)
+    assert env.fleet().weights() == {live: 100, idle: 0}
+    assert rule_weights(env) == [{live: 100, idle: 0}]
+    deployment = record.load_deployment(env.clients().ssm, ENV)
+    assert deployment is not None
+    assert deployment.status == "interrupted"
+    assert "ExpiredTokenException" in (deployment.reason or "")
+    deployment.status = "aborted"
+    record.save_deployment(env.clients().ssm, ENV, deployment)
+
+    state.update(canary=False, failures=0, all=True)
+    spy = spied(env, before=expire)
+    with pytest.raises(BlueGreenError) as error:
+        env.engine(spy.clients).deploy(env.new_ami("token-all"), [10], bake=0.5, keep_old=0)
+    message = str(error.value)
+    assert "could NOT put the weights back" in message
+    assert f"{{'{idle}': 10, '{live}': 90}}" in message
+    assert f"opsctl bluegreen rollback {ENV}" in message
+    assert env.fleet().weights() == {live: 90, idle: 10}  # nothing could change it
+    status = env.opsctl("bluegreen", "status", ENV)
+    assert "traffic left split" in status.stdout
+    assert f"opsctl bluegreen rollback {ENV}` puts all of it back on {live}" in status.stdout
+    fixed = env.opsctl("bluegreen", "rollback", ENV, "--reason", "token expired", "--yes")
+    assert fixed.code == 0, fixed.output
+    assert env.fleet().weights() == {live: 100, idle: 0}
+    assert rule_weights(env) == [{live: 100, idle: 0}]
+
+
+def target_tracking(env: Env, started: Callable[[], bool]) -> Callable[[Call], None]:
+    """AWS target tracking under low traffic: each evaluation lowers a group's desired capacity
+    by one, never below its MinSize (AWS_DOCS["target-tracking"]). It runs whenever the engine
+    polls alarms once `started()`; the call goes to moto for real."""
+    autoscaling = env.clients().autoscaling
+    names = list(env.stack().asg.values())
+
+    def scale_in(call: Call) -> None:
+        if call.operation != "describe_alarms" or not started():
+            return
+        for group in autoscaling.describe_auto_scaling_groups(AutoScalingGroupNames=names)[
+            "AutoScalingGroups"
+        ]:
+            lower = max(group["MinSize"], group["DesiredCapacity"] - 1)
+            if lower < group["DesiredCapacity"]:
+                autoscaling.set_desired_capacity(
+                    AutoScalingGroupName=group["AutoScalingGroupName"],
+                    DesiredCapacity=lower,
+                    HonorCooldown=False,
+                )
+
+    return scale_in
+
+
+def test_target_tracking_cannot_shrink_either_colour_during_a_deploy(env: Env) -> None:
+    """Issue 17 #4. Target tracking (on in prod, off in envs/local.yaml) lowers desired capacity
+    mid-deploy: both colours are pinned (min = desired) for the whole deploy, so the switch puts
+    100 % on as many instances as before, and the live colour's own min/max come back after."""
+    live = env.engine().live()
+    idle = other(live)
+    fleet = env.fleet()
+    fleet.scale(live, Capacity(1, 4, 3))
+    started = [False]
+    canary = on_canary(env.stack(), idle)
+
+    def both(call: Call) -> None:
+        started[0] = started[0] or canary(call)
+        tracking(call)
+
+    tracking = target_tracking(env, lambda: started[0])
+    spy = spied(env, before=both)
+    result = env.engine(spy.clients).deploy(env.new_ami("tracking"), [10, 50], 0.3, keep_old=0.3)
+    assert result.code == Exit.OK, result.message
+    assert env.fleet().capacity(idle) == Capacity(1, 4, 3)  # own settings back, desired kept
+    assert len(env.fleet().health(idle).good) == 3
+
+
+def test_rollback_restores_the_source_to_at_least_what_it_had(env: Env) -> None:
+    """Issue 17 #4 (rollback). Target tracking works on the source during the bake; an alarm
+    then rolls back: the source must take 100 % with at least its pre-flight capacity."""
+    live = env.engine().live()
+    idle = other(live)
+    fleet = env.fleet()
+    fleet.scale(live, Capacity(1, 4, 3))
+    stack = env.stack()
+    cloudwatch = env.clients().cloudwatch
+    canary = on_canary(stack, idle)
+    polls = [0]
+    tracking = target_tracking(env, lambda: polls[0] > 0)
+
+    def bake(call: Call) -> None:
+        if canary(call):
+            polls[0] = 1
+        tracking(call)
+        if call.operation == "describe_alarms" and polls[0]:
+            polls[0] += 1
+            if polls[0] == 4:
+                cloudwatch.set_alarm_state(
+                    AlarmName=stack.alarm_names[0], StateValue="ALARM", StateReason="5xx"
+                )
+
+    spy = spied(env, before=bake)
+    result = env.engine(spy.clients).deploy(env.new_ami("rb-capacity"), [10], 5.0, keep_old=0)
+    assert result.code == Exit.ROLLED_BACK, result.message
+    assert env.fleet().weights() == {live: 100, idle: 0}
+    assert env.fleet().capacity(live) == Capacity(1, 4, 3)
+    assert len(env.fleet().health(live).good) == 3
+
+
+def target_health(
+    env: Env, colour: str, rewrite: Callable[[list[dict[str, Any]], int], list[dict[str, Any]]]
+) -> dict[str, dict[str, Callable[..., Any]]]:
+    """DescribeTargetHealth of `colour` rewritten: rewrite(descriptions, n-th call)."""
+    real = env.clients().elbv2
+    group = env.stack().target_group[colour]
+    count = [0]
+
+    def describe_target_health(**params: Any) -> Any:
+        answer = real.describe_target_health(**params)
+        if params.get("TargetGroupArn") == group:
+            count[0] += 1
+            answer["TargetHealthDescriptions"] = rewrite(
+                answer["TargetHealthDescriptions"], count[0]
+            )
+        return answer
+
+    return {"elbv2": {"describe_target_health": describe_target_health}}
+
+
+def draining(target_id: str) -> dict[str, Any]:
+    return {
+        "Target": {"Id": target_id, "Port": 80},
+        "TargetHealth": {
+            "State": "draining",
+            "Reason": "Target.DeregistrationInProgress",
+            "Description": "Target deregistration is in progress",
+        },
+    }
+
+
+def test_readiness_needs_a_healthy_share_and_ignores_draining_targets(env: Env) -> None:
+    """Issue 17 #5. AWS: a registered target is `initial` until it passed HealthyThreshold
+    checks (x interval) (AWS_DOCS["target-health"]); a replaced instance stays `draining` for
+    the deregistration delay (AWS_DOCS["deregistration"]). Neither blocks the new colour once
+    its own instances are healthy; the draining one is not counted as ready either."""
+    live = env.engine().live()
+    idle = other(live)
+
+    def lagging(targets: list[dict[str, Any]], n: int) -> list[dict[str, Any]]:
+        for target in targets:
+            if n <= 3:
+                target["TargetHealth"] = {
+                    "State": "initial", "Reason": "Elb.RegistrationInProgress"
+                }  # fmt: skip
+        return [*targets, draining("i-0replaced000000001")]
+
+    spy = spied(env, target_health(env, idle, lagging))
+    result = env.engine(spy.clients).deploy(env.new_ami("draining"), [10], bake=0.1, keep_old=0)
+    assert result.code == Exit.OK, result.message
+    assert env.fleet().weights() == {idle: 100, live: 0}
+
+
+def test_rollback_returns_traffic_when_the_source_meets_its_minimum(env: Env) -> None:
+    """Issue 17 #5 (rollback). The source colour has a replaced instance still `draining`
+    (AWS_DOCS["deregistration"]) when an alarm rolls the canary back: the source meets its own
+    minimum, so all traffic goes back to it (it used to raise "cannot move traffic back")."""
+    live = env.engine().live()
+    idle = other(live)
+    stack = env.stack()
+    cloudwatch = env.clients().cloudwatch
+    canary = on_canary(stack, idle)
+
+    def fire(call: Call) -> None:
+        if canary(call):
+            cloudwatch.set_alarm_state(
+                AlarmName=stack.alarm_names[0], StateValue="ALARM", StateReason="5xx"
+            )
+
+    spy = spied(
+        env, target_health(env, live, lambda t, _n: [*t, draining("i-0replaced000000002")]), fire
+    )
+    result = env.engine(spy.clients).deploy(env.new_ami("rb-drain"), [10], bake=1.0, keep_old=0)
+    assert result.code == Exit.ROLLED_BACK, result.message
+    assert env.fleet().weights() == {live: 100, idle: 0}
+    assert rule_weights(env) == [{live: 100, idle: 0}]
+
+
+def test_a_failed_scaling_activity_ends_the_wait_with_its_message(env: Env) -> None:
+    """Issue 17 #5 (launch failures). AWS: a launch that fails (bad AMI, KMS key, capacity) is
+    a scaling activity with StatusCode Failed and the cause in StatusMessage
+    (AWS_DOCS["activities"]); its targets never become healthy. The wait ends at once with that
+    message instead of timing out."""
+    live = env.engine().live()
+    idle = other(live)
+    ami = env.new_ami("kms")
+    message = (
+        "Instance became unhealthy while waiting for instance to be in InService state. "
+        "Termination Reason: Client.InternalError: Client error on launch"
+    )
+    asg = env.stack().asg[idle]
+    real = env.clients().autoscaling
+
+    def describe_scaling_activities(**params: Any) -> Any:
+        answer = real.describe_scaling_activities(**params)
+        if params.get("AutoScalingGroupName") == asg:
+            answer["Activities"] = [
+                {
+                    "ActivityId": "f9f2d65b-0000-4e8a-b5c2-cd2dd1b2a0d1",
+                    "AutoScalingGroupName": asg,
+                    "Description": "Launching a new EC2 instance: i-0bad000000000000",
+                    "Cause": "an instance was started in response to a difference in capacity",
+                    "StartTime": datetime.now(UTC),
+                    "StatusCode": "Failed",
+                    "StatusMessage": message,
+                    "Progress": 100,
+                },
+                *answer.get("Activities", []),
+            ]
+        return answer
+
+    def never_healthy(targets: list[dict[str, Any]], _n: int) -> list[dict[str, Any]]:
+        for target in targets:
+            target["TargetHealth"] = {"State": "initial", "Reason": "Elb.RegistrationInProgress"}
+        return targets
+
+    overrides = target_health(env, idle, never_healthy)
+    overrides["autoscaling"] = {"describe_scaling_activities": describe_scaling_activities}
+    timings = Timings(poll=0.1, healthy_timeout=30.0, drain=0.0)
+    result = env.engine(spied(env, overrides).clients, timings=timings).deploy(
+        ami, [], bake=0, keep_old=0
+    )
+    assert result.code == Exit.ROLLED_BACK, result.message
+    assert f"{idle} cannot launch its instances" in result.message
+    assert message in result.message
+    assert env.fleet().weights() == {live: 100, idle: 0}
+
+
+def test_listener_stickiness_longer_than_keep_old_is_refused(env: Env) -> None:
+    """Issue 17 #6. AWS: with the listener's TargetGroupStickinessConfig a client stays on the
+    target group it got for DurationSeconds (AWS_DOCS["stickiness"]), also once its weight is
+    0: scaling the old colour down earlier gives them 503s. Refused up front, naming both."""
+    real = env.clients().elbv2
+
+    def describe_listeners(**params: Any) -> Any:
+        answer = real.describe_listeners(**params)
+        for listener in answer["Listeners"]:
+            for action in listener["DefaultActions"]:
+                if action["Type"] == "forward":
+                    action["ForwardConfig"]["TargetGroupStickinessConfig"] = {
+                        "Enabled": True, "DurationSeconds": 3600
+                    }  # fmt: skip
+        return answer
+
+    spy = spied(env, {"elbv2": {"describe_listeners": describe_listeners}})
+    with pytest.raises(
+        Guard, match=r"listener target-group stickiness keeps clients on .* for 1h.*--keep-old 1h"
+    ):
+        env.engine(spy.clients).deploy(env.new_ami("sticky"), [10], bake=0.1, keep_old=60)
+    assert env.fleet().weights()[env.engine().live()] == 100
+
+
+def test_a_rule_update_failing_after_the_default_action_leaves_no_split_listener(
+    env: Env,
+) -> None:
+    """Issue 17 #7. ModifyListener and ModifyRule are separate calls: AWS can throttle the
+    second after the first changed (ELB API "Throttling", Rate exceeded). The half-applied
+    change is found by reading both back, and put back on the source colour everywhere."""
+    live = env.engine().live()
+    idle = other(live)
+    failed = [False]
+
+    def throttle_once(call: Call) -> None:
+        if call.operation == "modify_rule" and not failed[0]:
+            failed[0] = True
+            raise client_error("Throttling", "Rate exceeded", "ModifyRule")
+
+    spy = spied(env, before=throttle_once)
+    with pytest.raises(BlueGreenError, match="weights put back"):
+        env.engine(spy.clients).deploy(env.new_ami("half"), [10], bake=0.1, keep_old=0)
+    assert env.fleet().weights() == {live: 100, idle: 0}
+    assert rule_weights(env) == [{live: 100, idle: 0}]
+
+
+def test_restore_repairs_rules_keeps_other_actions_and_pinned_colours(env: Env) -> None:
+    """Issue 17 #7 (repair, other actions, pinned rules). A rule left on other weights than
+    the default action is repaired by rollback; an authenticate-oidc action before the forward
+    is sent back untouched (its secret is never described: UseExistingClientSecret); a rule
+    that forwards only to the live colour stops a deploy that would drain it."""
+    live = env.engine().live()
+    idle = other(live)
+    fleet = env.fleet()
+    fleet.scale(idle, Capacity(1, 1, 1))
+    stack = env.stack()
+    elbv2 = env.clients().elbv2
+    groups = [{"TargetGroupArn": stack.target_group[c], "Weight": 50} for c in COLOURS]
+    elbv2.modify_rule(
+        RuleArn=stack.weighted_rule_arns[0],
+        Actions=[{"Type": "forward", "ForwardConfig": {"TargetGroups": groups}}],
+    )
+    assert fleet.weights() == {live: 100, idle: 0}
+    assert rule_weights(env) == [{live: 50, idle: 50}]
+    env.engine().restore(live, Capacity(1, 2, 1))
+    assert rule_weights(env) == [{live: 100, idle: 0}]
+    assert fleet.capacity(idle).desired == 0
+
+    oidc = {
+        "Type": "authenticate-oidc",
+        "Order": 1,
+        "AuthenticateOidcConfig": {
+            "Issuer": "https://idp.example.com", "AuthorizationEndpoint": "https://idp.example.com/a",
+            "TokenEndpoint": "https://idp.example.com/t", "UserInfoEndpoint": "https://idp.example.com/u",
+            "ClientId": "ingest",
+        },
+    }  # fmt: skip
+    real = env.clients().elbv2
+    sent: list[list[dict[str, Any]]] = []
+
+    def describe_rules(**params: Any) -> Any:
+        answer = real.describe_rules(**params)
+        for rule in answer["Rules"]:
+            if rule["RuleArn"] in stack.weighted_rule_arns:
+                rule["Actions"] = [oidc, *({**a, "Order": 2} for a in rule["Actions"])]
+        return answer
+
+    def modify_rule(**params: Any) -> Any:
+        sent.append(params["Actions"])  # moto cannot store OIDC: it gets the forward action
+        forward = [a for a in params["Actions"] if a["Type"] == "forward"]
+        return real.modify_rule(RuleArn=params["RuleArn"], Actions=forward)
+
+    spy = spied(env, {"elbv2": {"describe_rules": describe_rules, "modify_rule": modify_rule}})
+    result = env.engine(spy.clients).deploy(env.new_ami("oidc"), [10], bake=0.1, keep_old=0)
+    assert result.code == Exit.OK, result.message
+    assert sent
+    assert all(actions[0]["Type"] == "authenticate-oidc" for actions in sent)
+    assert all(a[0]["AuthenticateOidcConfig"]["UseExistingClientSecret"] for a in sent)
+    assert [a[1]["Order"] for a in sent] == [2] * len(sent)
+
+    now_live = idle
+    pinned_rule = {
+        "RuleArn": stack.weighted_rule_arns[0] + "-pinned",
+        "Priority": "20",
+        "IsDefault": False,
+        "Conditions": [],
+        "Actions": [{"Type": "forward", "TargetGroupArn": stack.target_group[now_live]}],
+    }
+
+    def with_pinned(**params: Any) -> Any:
+        answer = real.describe_rules(**params)
+        if "ListenerArn" in params:
+            answer["Rules"].append(pinned_rule)
+        return answer
+
+    pinned = spied(env, {"elbv2": {"describe_rules": with_pinned}})
+    with pytest.raises(Guard, match=f"forward only to {now_live}, which this deployment drains"):
+        env.engine(pinned.clients).deploy(env.new_ami("pinned"), [10], bake=0.1, keep_old=0)
+
+
+@pytest.mark.parametrize("problem", ["public-other-owner", "no-packer-tags", "arm64"])
+def test_ami_checks_refuse_foreign_untagged_and_wrong_architecture_images(
+    env: Env, problem: str
+) -> None:
+    """Issue 17 #8. Any AMI that describes used to pass. Refused, each naming why: an image
+    owned by another account (a public one injected at DescribeImages: moto registers every
+    image in its own account), one without packer's Version/GitSha tags, and an arm64 image
+    for the template's t3.micro (x86_64 only; DescribeInstanceTypes on moto)."""
+    live = env.engine().live()
+    overrides: dict[str, dict[str, Callable[..., Any]]] = {}
+    real = env.clients().ec2
+
+    def described_as(**fields: Any) -> dict[str, dict[str, Callable[..., Any]]]:
+        def describe_images(**params: Any) -> Any:
+            answer = real.describe_images(**params)
+            for image in answer["Images"]:
+                image.update(fields)
+            return answer
+
+        return {"ec2": {"describe_images": describe_images}}
+
+    if problem == "public-other-owner":
+        ami = env.new_ami("public")
+        overrides = described_as(OwnerId="099720109477", Public=True)
+        expected = f"AMI {ami} is a public image owned by 099720109477, not by {ACCOUNT}"
+    elif problem == "no-packer-tags":
+        ami = env.new_ami("untagged", packer_tags=False)
+        expected = f"AMI {ami} lacks the packer tags Version, GitSha"
+    else:
+        # DescribeImages reports the architecture an image was registered with; moto's
+        # RegisterImage drops it, so it is put back here.
+        ami = env.new_ami("arm", architecture="arm64")
+        overrides = described_as(Architecture="arm64")
+        expected = f"AMI {ami} is arm64, but {other(live)}'s launch template uses t3.micro"
+    spy = spied(env, overrides)
+    with pytest.raises(Guard) as refused:
+        env.engine(spy.clients).deploy(ami, [10], bake=0.1, keep_old=0)
+    assert expected in str(refused.value)
+    assert weights_sent(spy.calls, env.stack()) == []
 
 
 # --- helpers -----------------------------------------------------------------------------------

@@ -32,6 +32,10 @@ def monitoring_alarms() -> dict[str, str]:
     ):
         for colour in ("blue", "green"):
             found[f"{key}-{colour}"] = runbook
+    # Each colour's own 5xx rate (metric math, like alb-5xx): "${var.name}-alb-5xx-${each.key}".
+    if re.search(r'alarm_name\s+= "\$\{var.name\}-alb-5xx-\$\{each.key\}"', text):
+        for colour in ("blue", "green"):
+            found[f"alb-5xx-{colour}"] = "alb-5xx"
     return found
 
 
@@ -52,7 +56,7 @@ def test_every_runbook_parses_with_all_sections_and_known_actions() -> None:
 
 def test_monitoring_alarms_and_runbooks_agree_both_ways() -> None:
     alarms = monitoring_alarms()
-    assert len(alarms) == 13, alarms  # 11 keys, two of them per colour
+    assert len(alarms) == 17, alarms  # 11 keys, two of them per colour; alb-5xx, latency per colour
     books = {b.name: b for b in load_all()}
     for key, runbook in alarms.items():
         assert runbook in books, f"alarm {key} names runbook {runbook}, which does not exist"

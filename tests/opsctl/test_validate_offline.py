@@ -7,8 +7,8 @@ from pathlib import Path
 
 import boto3
 import pytest
-from opsctl.local.emulator import MotoServer
 
+from opsctl.local.emulator import MotoServer
 from opsctl.terraform.runner import Terraform
 from tests.support.opsctl_run import Opsctl
 from tests.support.paths import REPO

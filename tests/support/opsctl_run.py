@@ -17,14 +17,20 @@ class Opsctl:
     build_dir: Path
     emulator_url: str | None = None
 
-    def __call__(self, *args: str, timeout: float = 1200, stdin: str | None = None) -> Result:
+    def __call__(
+        self,
+        *args: str,
+        timeout: float = 1200,
+        stdin: str | None = None,
+        env_extra: dict[str, str] | None = None,
+    ) -> Result:
         env = dict(
             os.environ,
             OPSCTL_ENVS_DIR=str(self.envs_dir),
             OPSCTL_BUILD_DIR=str(self.build_dir),
             NO_COLOR="1",
             COLUMNS="200",
-        )
+        ) | (env_extra or {})
         env.pop("OPSCTL_ENV", None)
         if self.emulator_url:
             env["OPSCTL_EMULATOR_URL"] = self.emulator_url

@@ -72,20 +72,20 @@ run "every_alarm_notifies_and_names_its_runbook" {
   command = plan
 
   assert {
-    condition = alltrue([for a in concat(values(aws_cloudwatch_metric_alarm.this), [aws_cloudwatch_metric_alarm.alb_5xx]) :
+    condition = alltrue([for a in concat(values(aws_cloudwatch_metric_alarm.this), values(aws_cloudwatch_metric_alarm.colour_5xx), [aws_cloudwatch_metric_alarm.alb_5xx]) :
     a.alarm_actions == toset([aws_sns_topic.this.arn]) && a.ok_actions == toset([aws_sns_topic.this.arn])])
     error_message = "Every alarm must send ALARM and OK to the topic."
   }
 
   assert {
-    condition = alltrue([for a in concat(values(aws_cloudwatch_metric_alarm.this), [aws_cloudwatch_metric_alarm.alb_5xx]) :
+    condition = alltrue([for a in concat(values(aws_cloudwatch_metric_alarm.this), values(aws_cloudwatch_metric_alarm.colour_5xx), [aws_cloudwatch_metric_alarm.alb_5xx]) :
       contains(["alb-5xx", "high-latency", "unhealthy-hosts", "asg-cpu", "aurora-cpu", "aurora-capacity", "aurora-connections",
     "aurora-replica-lag", "queue-backlog", "dlq-not-empty", "dead-jobs"], a.tags["runbook"])])
     error_message = "Every alarm must carry a runbook tag from the runbook list."
   }
 
   assert {
-    condition = toset([for a in concat(values(aws_cloudwatch_metric_alarm.this), [aws_cloudwatch_metric_alarm.alb_5xx]) : a.tags["runbook"]]) == toset([
+    condition = toset([for a in concat(values(aws_cloudwatch_metric_alarm.this), values(aws_cloudwatch_metric_alarm.colour_5xx), [aws_cloudwatch_metric_alarm.alb_5xx]) : a.tags["runbook"]]) == toset([
       "alb-5xx", "high-latency", "unhealthy-hosts", "asg-cpu", "aurora-cpu", "aurora-capacity", "aurora-connections",
     "aurora-replica-lag", "queue-backlog", "dlq-not-empty", "dead-jobs"])
     error_message = "Every runbook must have at least one alarm."
@@ -208,6 +208,21 @@ run "deployment_health_set" {
   assert {
     condition     = output.deployment_alarm_names == ["ingest-test-alb-5xx", "ingest-test-high-latency", "ingest-test-unhealthy-hosts-blue", "ingest-test-unhealthy-hosts-green"]
     error_message = "The deployment set must be 5xx rate, latency and both colours' unhealthy hosts."
+  }
+
+  assert {
+    condition     = output.colour_alarm_names["green"] == ["ingest-test-alb-5xx-green", "ingest-test-latency-green", "ingest-test-unhealthy-hosts-green"]
+    error_message = "Each colour needs its own 5xx rate, latency and unhealthy-hosts alarms."
+  }
+
+  assert {
+    condition     = alltrue([for q in aws_cloudwatch_metric_alarm.colour_5xx["blue"].metric_query : q.metric[0].dimensions["TargetGroup"] == "targetgroup/ingest-test-blue/73e2d6bc24d8a067" if length(q.metric) > 0])
+    error_message = "A colour's 5xx alarm must use its own target group's dimensions, not the load balancer's."
+  }
+
+  assert {
+    condition     = output.job_alarm_names == ["ingest-test-dead-jobs", "ingest-test-dlq-not-empty"]
+    error_message = "The job alarms (dead jobs, DLQ) belong to every deployment."
   }
 
   assert {
