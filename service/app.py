@@ -22,7 +22,11 @@ from service import api, db, metrics, store
 from service.auth import KeyStore
 from service.errors import HANDLERS
 from service.jsonutil import JSONResponse
+from service.middleware import ServiceMiddleware
+from service.migrate import migrate
 from service.openapi import openapi_document
+from service.runner import make_worker
+from service.schema_gate import Gate
 from service.settings import Settings
 from service.state import State
 from service.writer import GroupWriter
@@ -161,22 +165,16 @@ def create_app(settings: Settings | None = None) -> Starlette:
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         if settings.migrate_on_start:
-            from service.migrate import migrate
-
             await migrate(settings)
         engine = db.create_engine(settings)
         writer = GroupWriter(engine, settings.group_commit_max)
         runtime = State(settings, engine, KeyStore(engine, settings), writer)
         app.state.runtime = runtime
-        from service.schema_gate import Gate
-
         app.state.schema_gate = Gate(engine)
         writer.start()
         worker_task = None
         worker = None
         if settings.run_worker:
-            from service.runner import make_worker
-
             runtime.wake = asyncio.Event()
             worker = make_worker(engine, settings, wake=runtime.wake)
             worker_task = asyncio.create_task(worker.run())
@@ -196,7 +194,6 @@ def create_app(settings: Settings | None = None) -> Starlette:
         Route("/openapi.json", openapi, methods=["GET"]),
         *api.ROUTES,
     ]
-    from service.middleware import ServiceMiddleware
 
     return Starlette(
         routes=routes,

@@ -22,12 +22,12 @@ from typing import Any
 
 from sqlalchemy import text
 
+from service import migrate
+
 log = logging.getLogger("service.schema_gate")
 
 
 def required_revision() -> str:
-    from service import migrate
-
     chain = migrate.revisions()
     for revision in reversed(chain):
         if revision.phase != "contract":
@@ -37,8 +37,6 @@ def required_revision() -> str:
 
 def satisfied(current: str | None, required: str) -> bool:
     """Has a database at `current` every revision up to `required`?"""
-    from service import migrate
-
     if current is None:
         return False
     known = {r.revision for r in migrate.revisions()}

@@ -26,6 +26,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from service import db, logs, metrics, store
 from service.jobqueue import LeaseLost, Leases, Permanent, backoff
 from service.records import BadInput, Dataset, record_key, validation_errors
+from service.schema_gate import Gate
 from service.settings import Settings
 from service.sources import Feed, Source, api_batches
 from service.tables import jobs, records
@@ -74,8 +75,6 @@ class Worker:
     async def run(self) -> None:
         """Until `stop()`; then finish in-flight jobs within the grace period, release the rest.
         Nothing is claimed before the database has the schema this code needs."""
-        from service.schema_gate import Gate
-
         if not await Gate(self.engine).wait(self.stopping):
             return
         log.info("worker %s started (concurrency %d)", self.owner, self.concurrency)
