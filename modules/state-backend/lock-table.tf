@@ -13,7 +13,7 @@ resource "aws_dynamodb_table" "lock" {
 
   server_side_encryption {
     enabled     = true
-    kms_key_arn = aws_kms_key.this.arn
+    kms_key_arn = module.kms.arn
   }
 
   point_in_time_recovery {
