@@ -11,7 +11,8 @@ import shutil
 import sys
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parent.parent
+from opsctl.paths import REPO
+
 PACKER = REPO / "packer" / "files"
 # Debian names the binary after the PHP version (php-fpm8.2 on bookworm).
 PHP_FPM = next(iter(sorted(Path("/usr/sbin").glob("php-fpm*"), reverse=True)), Path("php-fpm"))
