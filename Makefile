@@ -38,8 +38,12 @@ debian-packages bench-packages:
 run: setup
 	$(PY) -m opsctl.local.devstack
 
+# Two workers, one test file each at a time: most of the suite waits on the emulator, terraform
+# and MariaDB, so the slow files (the applied stacks, the modules) overlap. PYTEST_WORKERS=0 runs
+# everything in one process.
+PYTEST_WORKERS ?= 2
 test: setup
-	$(VENV)/bin/pytest $(PYTEST_ARGS)
+	$(VENV)/bin/pytest $(if $(filter 0,$(PYTEST_WORKERS)),,-n $(PYTEST_WORKERS) --dist loadfile) $(PYTEST_ARGS)
 
 lint: setup
 	$(VENV)/bin/ruff check .
