@@ -71,8 +71,9 @@ class MotoServer:
 # Every AWS service the modules call, by the provider's endpoint name (Logs and Config have their
 # own spelling there).
 EMULATED_SERVICES = (
-    "acm", "autoscaling", "budgets", "cloudwatch", "cloudwatchlogs", "configservice", "ec2",
-    "elbv2", "iam", "kms", "rds", "route53", "s3", "secretsmanager", "sns", "sqs", "ssm", "sts",
+    "acm", "autoscaling", "budgets", "cloudwatch", "cloudwatchlogs", "configservice", "dynamodb",
+    "ec2", "elbv2", "iam", "kms", "rds", "route53", "s3", "secretsmanager", "sns", "sqs", "ssm",
+    "sts",
 )  # fmt: skip
 
 

@@ -63,7 +63,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--check", action="store_true", help="fail if a table is stale")
     parser.add_argument("modules", nargs="*", type=Path)
     args = parser.parse_args(argv)
-    dirs = args.modules or sorted(p for p in (REPO / "modules").iterdir() if p.is_dir())
+    modules = (p for p in (REPO / "modules").iterdir() if (p / "main.tf").exists())  # not testing/
+    dirs = args.modules or sorted(modules)
     stale = []
     for module_dir in dirs:
         try:

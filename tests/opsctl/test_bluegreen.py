@@ -610,8 +610,8 @@ def test_release_reports_migrations_skipped_and_resumes_after_ctrl_c(env: Env) -
     live = env.engine().live()
     ami = env.new_ami("release")
     process = env.spawn(
-        "release", ENV, "--ami", ami, "--canary", "50", "--bake", "4", "--keep-old", "0", "--yes"
-    )
+        "release", ENV, "--ami", ami, "--canary", "50", "--bake", "15", "--keep-old", "0", "--yes"
+    )  # a 15 s bake: the SIGINT lands inside it even when a loaded runner answers the poll late
     try:
         wait_until(lambda: _step(clients) == "canary-50", timeout=300)
         process.send_signal(signal.SIGINT)
