@@ -1,8 +1,10 @@
 locals {
   colours = toset(["blue", "green"])
 
-  # Target group names are limited to 32 characters: keep room for "-green".
-  target_group_name_prefix = trimsuffix(substr(var.name, 0, 26), "-")
+  # Target groups take a name_prefix (at most 6 characters; AWS appends a unique suffix) so a
+  # replacement can exist beside the group it replaces (create_before_destroy). The env's name
+  # is in the Name tag.
+  target_group_name_prefix = { blue = "blue-", green = "green-" }
 
   # Initial traffic split of the HTTPS listener; afterwards opsctl owns it (see the listener).
   initial_weights = { blue = 100, green = 0 }
@@ -49,7 +51,7 @@ resource "aws_lb_target_group" "this" {
   #checkov:skip=CKV_AWS_378:TLS terminates at the ALB; targets sit in private subnets and accept HTTP only from the ALB security group.
   for_each = local.colours
 
-  name                 = "${local.target_group_name_prefix}-${each.key}"
+  name_prefix          = local.target_group_name_prefix[each.key]
   vpc_id               = var.vpc_id
   protocol             = "HTTP"
   port                 = var.target_port
@@ -76,6 +78,15 @@ resource "aws_lb_target_group" "this" {
   }
 
   tags = merge({ Name = "${var.name}-${each.key}", colour = each.key }, var.tags)
+
+  lifecycle {
+    # Issue 16, finding 4: a change that replaces a group (port, protocol, VPC) creates the new
+    # one first. The listener's forward actions are opsctl's (ignore_changes below), so
+    # Terraform would not move them and AWS refuses to delete a group a listener or rule still
+    # uses (ResourceInUse): `opsctl apply` re-points the listener and rules, weights kept, as
+    # soon as the new groups exist (opsctl/terraform/target_groups.py).
+    create_before_destroy = true
+  }
 }
 
 resource "aws_lb_listener" "http" {

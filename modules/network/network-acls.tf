@@ -37,6 +37,14 @@ locals {
       for i, cidr in local.database_subnet_cidrs :
       "out_database_${i}" => { egress = true, rule_number = 200 + i, from = var.database_port, to = var.database_port, cidr = cidr }
     },
+    # Interface endpoints live in these subnets: instances in the other AZs reach them on 443
+    # (replies leave by out_ephemeral to the VPC). The S3 gateway endpoint needs nothing more:
+    # out_https and in_ephemeral already carry that traffic.
+    {
+      for name, rule in {
+        in_endpoints = { egress = false, rule_number = 120, from = 443, to = 443, cidr = var.cidr_block }
+      } : name => rule if var.enable_vpc_endpoints
+    },
   )
 
   # The database tier admits the database port from the app subnets and nothing else,

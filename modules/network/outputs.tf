@@ -77,3 +77,18 @@ output "flow_log_kms_key_arn" {
   description = "ARN of the KMS key encrypting the flow log group."
   value       = module.kms.arn
 }
+
+output "s3_gateway_endpoint_id" {
+  description = "ID of the S3 gateway endpoint (vpce-...); null when enable_vpc_endpoints is false."
+  value       = one(aws_vpc_endpoint.s3[*].id)
+}
+
+output "interface_endpoint_ids" {
+  description = "Map of service name (ssm, sqs, ...) to interface endpoint ID; empty when enable_vpc_endpoints is false."
+  value       = { for service, endpoint in aws_vpc_endpoint.interface : service => endpoint.id }
+}
+
+output "endpoint_security_group_id" {
+  description = "ID of the interface endpoints' security group (HTTPS from the VPC); null when enable_vpc_endpoints is false."
+  value       = one(aws_security_group.endpoints[*].id)
+}

@@ -111,3 +111,25 @@ variable "kms_deletion_window_days" {
     error_message = "kms_deletion_window_days must be a whole number from 7 to 30."
   }
 }
+
+variable "enable_vpc_endpoints" {
+  description = "Create VPC endpoints: an S3 gateway endpoint on the private route tables and an interface endpoint (private DNS, in the private subnets, HTTPS from the VPC) per interface_endpoint_services entry, with the private network ACL rule they need. Default false (they cost per AZ and hour); staging and prod turn them on."
+  type        = bool
+  default     = false
+}
+
+variable "interface_endpoint_services" {
+  description = "AWS services that get an interface endpoint when enable_vpc_endpoints is true, by the last part of their service name (com.amazonaws.REGION.NAME). Default: what the instances call: ssm, ssmmessages, ec2messages (Session Manager and Run Command), secretsmanager, logs, monitoring, sqs, sts, kms."
+  type        = list(string)
+  default     = ["ssm", "ssmmessages", "ec2messages", "secretsmanager", "logs", "monitoring", "sqs", "sts", "kms"]
+
+  validation {
+    condition     = alltrue([for s in var.interface_endpoint_services : can(regex("^[a-z0-9][a-z0-9.-]*$", s))]) && length(distinct(var.interface_endpoint_services)) == length(var.interface_endpoint_services)
+    error_message = "interface_endpoint_services must be distinct service names such as ssm or secretsmanager (lowercase, no com.amazonaws.REGION. prefix)."
+  }
+
+  validation {
+    condition     = !contains(var.interface_endpoint_services, "s3")
+    error_message = "S3 gets the (free) gateway endpoint; leave s3 out of interface_endpoint_services."
+  }
+}

@@ -2,6 +2,15 @@
 # each group only talks to the next one in the chain: no group has an SSH rule, and the
 # database group has no egress rule at all (Terraform removes AWS's default allow-all egress
 # rule when it creates a group).
+#
+# Replacing a group (a new description, VPC or name) creates the new one first (issue 16,
+# finding 5): name_prefix lets both exist, and create_before_destroy makes Terraform move the
+# ALB, the Aurora cluster and the launch templates to it (in-place updates) before it deletes
+# the old one. The rules are their own resources on each group, so they are made anew with it.
+# Running instances keep the group they were launched with until a deploy replaces them, and
+# EC2 refuses to delete a group a network interface uses (DependencyViolation): the old app
+# group's delete then fails after 3 minutes and stays as a deposed object; deploy, then
+# apply again (docs/operations.md).
 
 locals {
   # Rules that reference another group lose their description on the local emulator.
@@ -21,29 +30,47 @@ locals {
 
 resource "aws_security_group" "alb" {
   #checkov:skip=CKV2_AWS_5:Attached to the load balancer by the loadbalancer module, which takes this group's id.
-  name        = "${var.name}-alb"
+  name_prefix = "${var.name}-alb-"
   description = "Load balancer: HTTP/HTTPS in from the allowed CIDRs, out only to the app instances"
   vpc_id      = var.vpc_id
 
   tags = merge({ Name = "${var.name}-alb" }, var.tags)
+
+  lifecycle {
+    create_before_destroy = true # issue 16, finding 5 (see the top of this file)
+  }
 }
 
 resource "aws_security_group" "app" {
   #checkov:skip=CKV2_AWS_5:Attached to the instances by the compute module's launch templates, which take this group's id.
-  name        = "${var.name}-app"
+  name_prefix = "${var.name}-app-"
   description = "App instances: app port in from the load balancer only; HTTPS and MySQL out"
   vpc_id      = var.vpc_id
 
   tags = merge({ Name = "${var.name}-app" }, var.tags)
+
+  lifecycle {
+    create_before_destroy = true # issue 16, finding 5 (see the top of this file)
+  }
+
+  # Only instances use this group, and they never leave it without a deploy: waiting the
+  # provider's default 15 minutes on DependencyViolation would only delay the failure.
+  timeouts {
+    delete = "3m"
+  }
 }
 
 resource "aws_security_group" "database" {
   #checkov:skip=CKV2_AWS_5:Attached to the Aurora cluster by the database module, which takes this group's id.
-  name        = "${var.name}-database"
+  name_prefix = "${var.name}-database-"
   description = "Aurora MySQL: MySQL port in from the app instances only; no egress"
   vpc_id      = var.vpc_id
 
   tags = merge({ Name = "${var.name}-database" }, var.tags)
+
+  lifecycle {
+    create_before_destroy = true # issue 16, finding 5 (see the top of this file)
+  }
 }
 
 # --- load balancer ---------------------------------------------------------------------

@@ -248,8 +248,8 @@ run "target_groups" {
   }
 
   assert {
-    condition     = aws_lb_target_group.this["green"].name == "ingest-test-green"
-    error_message = "Target groups must be named NAME-COLOUR."
+    condition     = aws_lb_target_group.this["green"].name_prefix == "green-" && aws_lb_target_group.this["green"].tags["Name"] == "ingest-test-green"
+    error_message = "Target groups must take the colour as name_prefix and be tagged Name = NAME-COLOUR."
   }
 }
 
@@ -275,7 +275,11 @@ run "stickiness_on" {
   }
 }
 
-run "long_name_fits_target_group_limit" {
+# Issue 16, finding 4: a replacement must be able to exist beside the group it replaces, so the
+# groups take a name_prefix (AWS: at most 6 characters) rather than a fixed name; the env's name
+# is in the Name tag. (create_before_destroy and opsctl moving the listener: tests/opsctl/
+# test_target_group_replace.py, on moto.)
+run "finding_4_target_groups_take_a_name_prefix" {
   command = plan
 
   variables {
@@ -283,8 +287,13 @@ run "long_name_fits_target_group_limit" {
   }
 
   assert {
-    condition     = alltrue([for tg in aws_lb_target_group.this : length(tg.name) <= 32])
-    error_message = "Target group names must fit 32 characters."
+    condition     = alltrue([for c, tg in aws_lb_target_group.this : tg.name_prefix == "${c}-" && length(tg.name_prefix) <= 6])
+    error_message = "Each target group must take a name_prefix of at most 6 characters (its colour)."
+  }
+
+  assert {
+    condition     = alltrue([for c, tg in aws_lb_target_group.this : tg.tags["Name"] == "ingest-a-very-long-environment-x-${c}"])
+    error_message = "The env's name must stay in the target groups' Name tag."
   }
 }
 

@@ -348,3 +348,62 @@ run "finding_14_flow_log_role_can_describe_log_groups" {
     error_message = "Finding 14: the flow-log role needs logs:DescribeLogGroups."
   }
 }
+
+# Issue 16, finding 19: VPC endpoints, off by default.
+run "finding_19_no_vpc_endpoints_by_default" {
+  command = plan
+
+  assert {
+    condition     = length(aws_vpc_endpoint.s3) == 0 && length(aws_vpc_endpoint.interface) == 0 && length(aws_security_group.endpoints) == 0
+    error_message = "VPC endpoints must be off unless enable_vpc_endpoints is set."
+  }
+  assert {
+    condition     = !contains(keys(aws_network_acl_rule.private), "in_endpoints")
+    error_message = "Without endpoints the private NACL must not admit 443 from the VPC."
+  }
+}
+
+run "finding_19_vpc_endpoints" {
+  command = plan
+
+  variables {
+    az_count             = 2
+    enable_vpc_endpoints = true
+  }
+
+  assert {
+    condition = (
+      aws_vpc_endpoint.s3[0].vpc_endpoint_type == "Gateway" &&
+      aws_vpc_endpoint.s3[0].service_name == "com.amazonaws.eu-west-1.s3" &&
+      length(aws_vpc_endpoint.s3[0].route_table_ids) == 2
+    )
+    error_message = "S3 must get a gateway endpoint on both private route tables."
+  }
+  assert {
+    condition     = toset(keys(aws_vpc_endpoint.interface)) == toset(["ec2messages", "kms", "logs", "monitoring", "secretsmanager", "sqs", "ssm", "ssmmessages", "sts"])
+    error_message = "Every API the instances call must get an interface endpoint."
+  }
+  assert {
+    condition = alltrue([for s, e in aws_vpc_endpoint.interface :
+      e.vpc_endpoint_type == "Interface" && e.private_dns_enabled == true &&
+      e.service_name == "com.amazonaws.eu-west-1.${s}" && length(e.subnet_ids) == 2
+    ])
+    error_message = "Interface endpoints must use private DNS, in the private subnets."
+  }
+  assert {
+    condition = (
+      aws_vpc_security_group_ingress_rule.endpoints_https[0].from_port == 443 &&
+      aws_vpc_security_group_ingress_rule.endpoints_https[0].to_port == 443 &&
+      aws_vpc_security_group_ingress_rule.endpoints_https[0].cidr_ipv4 == "10.0.0.0/16"
+    )
+    error_message = "The endpoints' security group must admit HTTPS from the VPC CIDR only."
+  }
+  assert {
+    condition = (
+      aws_network_acl_rule.private["in_endpoints"].egress == false &&
+      aws_network_acl_rule.private["in_endpoints"].from_port == 443 &&
+      aws_network_acl_rule.private["in_endpoints"].cidr_block == "10.0.0.0/16"
+    )
+    error_message = "The private NACL must admit 443 from the VPC (instances in other AZs reach the endpoints)."
+  }
+}

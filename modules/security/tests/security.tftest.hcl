@@ -246,3 +246,35 @@ run "optional_statements_are_left_out_when_no_arns_are_given" {
     error_message = "Without ARNs only the metric and tag statements remain."
   }
 }
+
+# Issue 16, finding 5: a replacement group must be able to exist beside the one it replaces
+# (create_before_destroy), so the groups take a name_prefix, and the rules are their own
+# resources on each group (made anew with a new group). That AWS then moves the ALB, Aurora and
+# the launch templates in place, and refuses to delete a group an instance still uses
+# (DependencyViolation), only real AWS shows: moto deletes groups in use.
+run "finding_5_security_groups_are_replaceable" {
+  command = plan
+
+  assert {
+    condition = (
+      aws_security_group.alb.name_prefix == "ingest-test-alb-" &&
+      aws_security_group.app.name_prefix == "ingest-test-app-" &&
+      aws_security_group.database.name_prefix == "ingest-test-database-"
+    )
+    error_message = "Each security group must take a name_prefix (<name>-<role>-), not a fixed name."
+  }
+
+  assert {
+    condition = (
+      aws_security_group.alb.tags["Name"] == "ingest-test-alb" &&
+      aws_security_group.app.tags["Name"] == "ingest-test-app" &&
+      aws_security_group.database.tags["Name"] == "ingest-test-database"
+    )
+    error_message = "The Name tags must keep the readable group names."
+  }
+
+  assert {
+    condition     = aws_security_group.app.timeouts.delete == "3m"
+    error_message = "The app group's delete must give up after 3 minutes (only a deploy frees it)."
+  }
+}
