@@ -46,6 +46,9 @@ class Network(Strict):
     az_count: Annotated[int, Field(ge=2, le=6)]
     nat_mode: Literal["per_az", "single"] = "per_az"
     flow_log_retention_days: Annotated[int, Field(ge=1, le=3653)] = 365
+    # Issue 16, finding 19: S3 gateway + interface endpoints for the APIs the instances call
+    # (off by default: interface endpoints bill per AZ and hour; staging and prod turn it on).
+    vpc_endpoints: bool = False
 
     @field_validator("cidr")
     @classmethod
@@ -230,6 +233,26 @@ class Environment(Strict):
     def force_destroy_log_buckets(self) -> bool:
         chosen = self.force_destroy.log_buckets
         return not self.is_prod if chosen is None else chosen
+
+
+def certificate_wait(env: Environment) -> str | None:
+    """Issue 16, finding 9: why applying `env` would wait on certificate validation, or None.
+
+    A certificate requested for domain_name is DNS-validated; without route53_zone_id nobody
+    writes the validation records, and the apply waits for them (aws_acm_certificate_validation,
+    75 minutes by default) before it fails. The emulator issues certificates at once, so an env
+    with an emulator_url (local) never waits.
+    """
+    lb = env.loadbalancer
+    if lb.domain_name is None or lb.route53_zone_id or lb.certificate_arn or env.emulator_url:
+        return None
+    return (
+        f"{env_file(env.name).relative_to(ENVS_DIR.parent)}: loadbalancer: domain_name "
+        f"{lb.domain_name} has no route53_zone_id, so apply would wait up to 75 minutes for DNS "
+        "validation records nobody writes. Set loadbalancer.route53_zone_id (the hosted zone of "
+        "the name; the module writes the records), or replace domain_name with "
+        "loadbalancer.certificate_arn (an issued ACM certificate)."
+    )
 
 
 def env_file(name: str) -> Path:

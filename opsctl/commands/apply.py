@@ -9,7 +9,14 @@ import typer
 from opsctl.exitcodes import Exit
 from opsctl.lock import cli_lock
 from opsctl.terraform.plan_summary import Hazard, Summary
-from opsctl.terraform.steps import open_workspace, print_summary, target, terraform_step
+from opsctl.terraform.steps import (
+    apply_saved,
+    open_workspace,
+    print_summary,
+    refuse_certificate_wait,
+    target,
+    terraform_step,
+)
 from opsctl.ui import DryRunOpt, EmulatorOpt, EnvArg, VerboseOpt, YesOpt, confirm, console, fail
 
 app = typer.Typer()
@@ -33,6 +40,7 @@ def apply(
 ) -> None:
     """Apply the saved plan if it is still current; with none, plan first and ask."""
     ws = open_workspace(env, emulator)
+    refuse_certificate_wait(ws)
     meta = ws.saved_plan()
     if meta is not None:
         reason = ws.stale_reason(meta)
@@ -47,6 +55,7 @@ def apply(
             totals=raw["totals"],
             stateful=[Hazard(**h) for h in raw["stateful"]],
             resource_types=raw["resource_types"],
+            launch_templates=raw.get("launch_templates", []),
         )
         console().print(f"Using the saved plan from {meta['created_at']}.")
     else:
@@ -72,7 +81,7 @@ def apply(
     confirm(ws.env, "apply to", yes)
     with cli_lock(env, ws.env.region, ws.emulator_url, "apply"):
         try:
-            terraform_step(f"terraform apply ({env})", verbose, ws.apply_saved)
+            apply_saved(ws, f"terraform apply ({env})", verbose)
         except typer.Exit:
             ws.record("apply", "failed")
             raise

@@ -7,7 +7,13 @@ from typing import Annotated
 
 import typer
 
-from opsctl.terraform.steps import open_workspace, print_summary, target, terraform_step
+from opsctl.terraform.steps import (
+    open_workspace,
+    print_summary,
+    refuse_certificate_wait,
+    target,
+    terraform_step,
+)
 from opsctl.ui import EmulatorOpt, EnvArg, JsonOpt, VerboseOpt, console
 
 app = typer.Typer()
@@ -30,6 +36,7 @@ def plan(
 ) -> None:
     """Plan ENV to a saved plan and summarise it. Exit 0 no changes, 2 changes pending, 1 error."""
     ws = open_workspace(env, emulator)
+    refuse_certificate_wait(ws)
     ws.prepare()
     terraform_step(f"terraform init ({env})", verbose, ws.init)
     code, summary = terraform_step(

@@ -30,6 +30,9 @@ def validate(
     out = console()
     for name in names:
         environment = load_env(name)
+        problem = config.certificate_wait(environment)
+        if problem:
+            raise fail(problem)
         renderer.write(environment)
         workdir = renderer.build_dir(name)
         # A data dir of its own, so `init -backend=false` never reads the backend a past plan

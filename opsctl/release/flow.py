@@ -34,7 +34,7 @@ from opsctl.migrate.run import run_phase
 from opsctl.release.gates import ContractRefused, check_contract
 from opsctl.release.gates import record_contract as _record
 from opsctl.release.log import MIGRATIONS_ON_EMULATOR, SharedLog
-from opsctl.terraform.steps import terraform_step
+from opsctl.terraform.steps import apply_saved, refuse_certificate_wait, terraform_step
 from opsctl.terraform.workspace import Workspace
 from opsctl.ui import ConsoleReport, confirm, console, fail
 
@@ -102,6 +102,7 @@ def _release_plan(environment: Environment, run: Any, url: str | None, yes: bool
     env = environment.name
     run.log("plan", "started")
     ws = Workspace(environment, url)
+    refuse_certificate_wait(ws)
     ws.prepare()
     terraform_step(f"terraform init ({env})", False, ws.init)
     code, summary = terraform_step(f"terraform plan ({env})", False, ws.plan)
@@ -124,7 +125,7 @@ def _release_plan(environment: Environment, run: Any, url: str | None, yes: bool
     except typer.Exit:
         run.log("plan", "aborted", detail="pending changes not applied")
         raise
-    terraform_step(f"terraform apply ({env})", False, ws.apply_saved)
+    apply_saved(ws, f"terraform apply ({env})", False)
     ws.record("apply", "applied (release)")
     run.log("plan", "done", detail=f"applied pending changes: {totals}")
     console().print(f"  [green]ok[/] plan: applied pending changes ({totals})")

@@ -46,6 +46,9 @@ class Summary:
     totals: dict[str, int] = field(default_factory=dict)
     stateful: list[Hazard] = field(default_factory=list)
     resource_types: dict[str, dict[str, int]] = field(default_factory=dict)
+    # Launch templates the plan changes: the ASGs ignore_changes their launch template (opsctl
+    # owns each colour's version), so running instances get the change only at the next deploy.
+    launch_templates: list[str] = field(default_factory=list)
 
     @property
     def has_changes(self) -> bool:
@@ -77,6 +80,8 @@ def summarise(plan: dict[str, Any]) -> Summary:
         by_type.setdefault(change["type"], Counter())[action] += 1
         if action in ("replace", "destroy") and change["type"] in STATEFUL_TYPES:
             summary.stateful.append(Hazard(change["address"], change["type"], action))
+        if action in ("update", "replace") and change["type"] == "aws_launch_template":
+            summary.launch_templates.append(change["address"])
     summary.by_module = {m: {a: c[a] for a in ACTIONS} for m, c in sorted(by_module.items())}
     summary.resource_types = {t: {a: c[a] for a in ACTIONS} for t, c in sorted(by_type.items())}
     summary.totals = {a: sum(c[a] for c in by_module.values()) for a in ACTIONS}

@@ -8,10 +8,12 @@ from typing import TypeVar
 
 import typer
 
+from opsctl import aws
 from opsctl.aws import emulator_from
-from opsctl.config import Environment
+from opsctl.config import Environment, certificate_wait
 from opsctl.exitcodes import Exit
 from opsctl.lock import cli_lock
+from opsctl.terraform import target_groups
 from opsctl.terraform.plan_summary import Summary
 from opsctl.terraform.runner import TerraformError
 from opsctl.terraform.workspace import Workspace
@@ -23,6 +25,13 @@ T = TypeVar("T")
 def open_workspace(name: str, emulator: str | None) -> Workspace:
     env = load_env(name)
     return Workspace(env, emulator_from(emulator, env))
+
+
+def refuse_certificate_wait(ws: Workspace) -> None:
+    """Plan and apply stop before an apply that would wait on certificate validation."""
+    problem = None if ws.emulator_url else certificate_wait(ws.env)
+    if problem:
+        raise fail(problem)
 
 
 def target(ws: Workspace) -> str:
@@ -63,6 +72,17 @@ def print_summary(summary: Summary, env: Environment, where: str) -> None:
         out.print("[bold red]!! Stateful resources would be destroyed or replaced (data loss):[/]")
         for hazard in summary.stateful:
             out.print(f"[bold red]   {hazard.action:8} {hazard.address}[/]", markup=True)
+    if summary.launch_templates:
+        # Issue 16, finding 16: the ASGs ignore their launch template (opsctl owns the versions).
+        out.print(
+            f"[yellow]Note:[/] {env.name}: the plan changes "
+            f"{', '.join(summary.launch_templates)}. Running instances keep the version they "
+            "were launched from; the change reaches them only at the next deploy, which builds "
+            "its version on the newest template: "
+            f"`opsctl bluegreen deploy {env.name} --ami AMI` (the live AMI, from "
+            f"`opsctl bluegreen status {env.name}`, to roll out only this change).",
+            soft_wrap=True,
+        )
 
 
 def plan_confirm_apply(
@@ -85,4 +105,54 @@ def plan_confirm_apply(
         raise typer.Exit(Exit.CHANGES)
     confirm(ws.env, action, yes)
     with cli_lock(name, ws.env.region, ws.emulator_url, action):
-        terraform_step(f"terraform apply ({action} {name})", verbose, ws.apply_saved)
+        apply_saved(ws, f"terraform apply ({action} {name})", verbose)
+
+
+def apply_saved(ws: Workspace, title: str, verbose: bool) -> None:
+    """Apply the saved plan; when it replaces target groups, move the listener to the new ones
+    while terraform waits to delete the old ones (issue 16, finding 4: target_groups.py)."""
+    meta = ws.saved_plan() or {}
+    moves = target_groups.Moves.from_dict(meta.get("target_groups"))
+    if not moves:
+        terraform_step(title, verbose, ws.apply_saved)
+        return
+    elbv2 = aws.client("elbv2", ws.env.region, ws.emulator_url)
+    notes: list[str] = []
+
+    def move(new_arn: dict[str, str]) -> list[str]:
+        return target_groups.repoint(elbv2, moves.listeners, new_arn)
+
+    if moves.deposed:
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        try:
+            moved = move(moves.deposed)
+        except (BotoCoreError, ClientError) as error:
+            raise fail(f"moving the listener off the old target groups failed: {error}") from None
+        console().print(
+            f"Moved {', '.join(moved) or 'nothing'} off the old target groups left by an "
+            "earlier apply; this apply deletes them."
+        )
+    watcher = target_groups.Watcher(moves, move, notes.append)
+
+    def apply(progress: Progress) -> None:
+        def on_line(line: str) -> None:
+            progress(line)
+            watcher(line)
+
+        ws.apply_saved(on_line)
+
+    try:
+        terraform_step(title, verbose, apply)
+    except typer.Exit:
+        for note in notes:
+            console(stderr=True).print(f"[yellow]note:[/] {note}", soft_wrap=True)
+        if moves.replaced:
+            console(stderr=True).print(
+                f"The old target groups stay in the state as deposed objects: run `opsctl apply "
+                f"{ws.env.name}` again; it moves the listener to the new groups and deletes them.",
+                soft_wrap=True,
+            )
+        raise
+    for note in notes:
+        console().print(f"[green]ok[/] {note}", soft_wrap=True)

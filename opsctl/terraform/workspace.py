@@ -18,7 +18,7 @@ from opsctl import aws
 from opsctl.config import Environment, env_file
 from opsctl.local import emulator
 from opsctl.paths import REPO
-from opsctl.terraform import render
+from opsctl.terraform import render, target_groups
 from opsctl.terraform.plan_summary import Summary, summarise
 from opsctl.terraform.runner import Terraform, TerraformError, plugin_dir
 
@@ -80,13 +80,15 @@ class Workspace:
             args.append("-destroy")
         args += [f"-replace={address}" for address in replace or []]
         code = self._run(args, progress, ok=(0, 2))
-        summary = summarise(self.terraform.show_json(PLAN_FILE))
+        plan = self.terraform.show_json(PLAN_FILE)
+        summary = summarise(plan)
         meta = {
             "fingerprint": fingerprint(self.env.name, self.emulator_url),
             "created_at": _now(),
             "emulator_url": self.emulator_url,
             "destroy": destroy,
             "summary": summary.as_dict(),
+            "target_groups": target_groups.moves_of(plan).as_dict(),
         }
         (self.dir / PLAN_META).write_text(json.dumps(meta, indent=2), encoding="utf-8")
         return code, summary

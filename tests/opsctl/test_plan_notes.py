@@ -1,0 +1,56 @@
+"""What `opsctl plan` tells the operator beyond the counts (issue 16, finding 16).
+
+tests/data/plans/launch-template-change.json is `terraform show -json` of a real plan (terraform
+1.11.4, provider 5.100.0, against the moto server): two launch templates at the compute module's
+addresses, applied with t3.small, re-planned with t3.medium (how it was made: its README.md).
+Fast and offline.
+"""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from opsctl import config
+from opsctl.terraform.plan_summary import summarise
+from opsctl.terraform.steps import print_summary
+from tests.support.paths import REPO
+
+PLANS = REPO / "tests" / "data" / "plans"
+TEMPLATES = [
+    'module.compute.aws_launch_template.this["blue"]',
+    'module.compute.aws_launch_template.this["green"]',
+]
+
+
+def test_finding_16_the_summary_lists_changed_launch_templates() -> None:
+    plan = json.loads((PLANS / "launch-template-change.json").read_text())
+    summary = summarise(plan)
+    assert summary.totals["update"] == 2
+    assert summary.launch_templates == TEMPLATES
+    assert summary.as_dict()["launch_templates"] == TEMPLATES  # `opsctl plan --json`
+
+
+def test_finding_16_plan_says_the_change_waits_for_the_next_deploy(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("NO_COLOR", "1")
+    monkeypatch.setenv("COLUMNS", "200")
+    plan = json.loads((PLANS / "launch-template-change.json").read_text())
+    print_summary(summarise(plan), config.load("staging"), "account 222222222222")
+    out = " ".join(capsys.readouterr().out.split())
+    assert "Note: staging: the plan changes " + ", ".join(TEMPLATES) in out
+    assert "only at the next deploy" in out
+    assert "opsctl bluegreen deploy staging --ami AMI" in out
+    assert "opsctl bluegreen status staging" in out
+
+
+def test_finding_16_no_note_without_a_launch_template_change(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    plan = json.loads((PLANS / "launch-template-change.json").read_text())
+    for change in plan["resource_changes"]:
+        change["type"] = "aws_autoscaling_group"
+    print_summary(summarise(plan), config.load("staging"), "account 222222222222")
+    assert "next deploy" not in capsys.readouterr().out
