@@ -56,6 +56,7 @@ def apply(
             stateful=[Hazard(**h) for h in raw["stateful"]],
             resource_types=raw["resource_types"],
             launch_templates=raw.get("launch_templates", []),
+            replaced_security_groups=raw.get("replaced_security_groups", []),
         )
         console().print(f"Using the saved plan from {meta['created_at']}.")
     else:

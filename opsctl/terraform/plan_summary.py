@@ -49,6 +49,8 @@ class Summary:
     # Launch templates the plan changes: the ASGs ignore_changes their launch template (opsctl
     # owns each colour's version), so running instances get the change only at the next deploy.
     launch_templates: list[str] = field(default_factory=list)
+    # Security groups the plan replaces: instances keep the old one until a deploy replaces them.
+    replaced_security_groups: list[str] = field(default_factory=list)
 
     @property
     def has_changes(self) -> bool:
@@ -82,6 +84,8 @@ def summarise(plan: dict[str, Any]) -> Summary:
             summary.stateful.append(Hazard(change["address"], change["type"], action))
         if action in ("update", "replace") and change["type"] == "aws_launch_template":
             summary.launch_templates.append(change["address"])
+        if action == "replace" and change["type"] == "aws_security_group":
+            summary.replaced_security_groups.append(change["address"])
     summary.by_module = {m: {a: c[a] for a in ACTIONS} for m, c in sorted(by_module.items())}
     summary.resource_types = {t: {a: c[a] for a in ACTIONS} for t, c in sorted(by_type.items())}
     summary.totals = {a: sum(c[a] for c in by_module.values()) for a in ACTIONS}

@@ -83,6 +83,17 @@ def print_summary(summary: Summary, env: Environment, where: str) -> None:
             f"`opsctl bluegreen status {env.name}`, to roll out only this change).",
             soft_wrap=True,
         )
+    if summary.replaced_security_groups:
+        # Issue 16, finding 5: EC2 refuses to delete a group a running instance uses.
+        out.print(
+            f"[yellow]Note:[/] {env.name}: the plan replaces "
+            f"{', '.join(summary.replaced_security_groups)}. The ALB, Aurora and the launch "
+            "templates move to the new groups in place, but running instances keep theirs until "
+            "a deploy replaces them: the apply fails deleting such a group (DependencyViolation) "
+            f"and leaves it deposed. Then run `opsctl bluegreen deploy {env.name} --ami AMI` "
+            f"(the live AMI) and `opsctl apply {env.name}` again.",
+            soft_wrap=True,
+        )
 
 
 def plan_confirm_apply(

@@ -1,4 +1,4 @@
-"""What `opsctl plan` tells the operator beyond the counts (issue 16, finding 16).
+"""What `opsctl plan` tells the operator beyond the counts (issue 16, findings 16 and 5).
 
 tests/data/plans/launch-template-change.json is `terraform show -json` of a real plan (terraform
 1.11.4, provider 5.100.0, against the moto server): two launch templates at the compute module's
@@ -54,3 +54,27 @@ def test_finding_16_no_note_without_a_launch_template_change(
         change["type"] = "aws_autoscaling_group"
     print_summary(summarise(plan), config.load("staging"), "account 222222222222")
     assert "next deploy" not in capsys.readouterr().out
+
+
+def test_finding_5_plan_says_a_replaced_security_group_waits_for_a_deploy(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The recorded plan's shape, turned into a replacement of the app security group."""
+    monkeypatch.setenv("NO_COLOR", "1")
+    plan = json.loads((PLANS / "launch-template-change.json").read_text())
+    change = plan["resource_changes"][0]
+    change |= {
+        "address": "module.security.aws_security_group.app",
+        "type": "aws_security_group",
+        "module_address": "module.security",
+    }
+    change["change"]["actions"] = ["create", "delete"]
+    plan["resource_changes"] = [change]
+    summary = summarise(plan)
+    assert summary.replaced_security_groups == ["module.security.aws_security_group.app"]
+    print_summary(summary, config.load("prod"), "account 111111111111")
+    out = " ".join(capsys.readouterr().out.split())
+    assert "Note: prod: the plan replaces module.security.aws_security_group.app" in out
+    assert "DependencyViolation" in out
+    assert "opsctl bluegreen deploy prod --ami AMI" in out
+    assert "`opsctl apply prod` again" in out
