@@ -3,7 +3,8 @@ the moto server, through the step `opsctl apply` uses (opsctl/terraform/steps.py
 
 AWS refuses to delete a target group a listener or rule forwards to (DeleteTargetGroup:
 ResourceInUse, "is currently in use by a listener or a rule"); moto 5.2.5 refuses it the same
-way (moto/elbv2/models.py `delete_target_group`), so no stand-in is needed. The root module is the
+way (moto/elbv2/models.py `delete_target_group`), so no stand-in is needed. The tests run in
+order on one applied root module. The root module is the
 loadbalancer module in a bare VPC rather than a whole environment: the full local stack takes
 minutes to apply, and the listener, its rules and the groups are all this finding is about.
 Its own file, so it overlaps with the other slow files.
@@ -12,15 +13,16 @@ Its own file, so it overlaps with the other slow files.
 from __future__ import annotations
 
 import shutil
-from pathlib import Path
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
+import typer
 
 from opsctl import aws, config
 from opsctl.local import emulator
 from opsctl.local.emulator import MotoServer
-from opsctl.terraform import render
+from opsctl.terraform import render, target_groups
 from opsctl.terraform.steps import apply_saved
 from opsctl.terraform.workspace import Workspace
 from tests.support.paths import REPO
@@ -93,23 +95,26 @@ def _quiet(_: str) -> None:
     pass
 
 
-@pytest.fixture
+@pytest.fixture(scope="module")
 def workspace(
-    moto_server: MotoServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, terraform: object
-) -> Workspace:
+    moto_server: MotoServer, tmp_path_factory: pytest.TempPathFactory, terraform: object
+) -> Iterator[Workspace]:
     moto_server.reset()
-    monkeypatch.setattr(render, "BUILD", tmp_path)
-    ws = Workspace(config.load("local"), moto_server.endpoint, folder="tgswap")
-    # A copy: modules call their building blocks by relative path (../s3-bucket).
-    shutil.copytree(
-        REPO / "modules", ws.dir / "modules", ignore=shutil.ignore_patterns(".terraform*", "tests")
-    )
-    (ws.dir / "main.tf").write_text(ROOT)
-    (ws.dir / render.EMULATOR_OVERRIDE).write_text(
-        emulator.provider_override(moto_server.endpoint, "eu-west-1")
-    )
-    ws.init(_quiet)
-    return ws
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(render, "BUILD", tmp_path_factory.mktemp("build"))
+        ws = Workspace(config.load("local"), moto_server.endpoint, folder="tgswap")
+        # A copy: modules call their building blocks by relative path (../s3-bucket).
+        shutil.copytree(
+            REPO / "modules",
+            ws.dir / "modules",
+            ignore=shutil.ignore_patterns(".terraform*", "tests"),
+        )
+        (ws.dir / "main.tf").write_text(ROOT)
+        (ws.dir / render.EMULATOR_OVERRIDE).write_text(
+            emulator.provider_override(moto_server.endpoint, "eu-west-1")
+        )
+        ws.init(_quiet)
+        yield ws
 
 
 def _apply(ws: Workspace, port: int) -> dict[str, Any]:
@@ -170,6 +175,42 @@ def test_finding_4_replacing_the_target_groups_moves_the_listener_and_keeps_the_
     assert {g["Port"] for g in groups} == {8080}
 
     # Nothing left over (no deposed object) and nothing to fight: the next plan is clean.
+    code, _ = ws.plan(_quiet)
+    ws.discard_plan()
+    assert code == 0
+
+
+def test_finding_4_an_old_group_left_deposed_is_moved_off_and_deleted_by_the_next_apply(
+    workspace: Workspace, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The apply that replaces the groups misses its window (opsctl killed mid-apply, plays
+    here as a watcher that never moves): the provider gives up deleting the old groups after
+    its two minutes of ResourceInUse, and Terraform keeps them as deposed objects."""
+    ws = workspace
+    elbv2 = aws.client("elbv2", "eu-west-1", ws.emulator_url)
+    listener = ws.outputs()["https_listener_arn"]
+    before = ws.outputs()["target_group_arns"]
+    with monkeypatch.context() as patch:
+        patch.setattr(target_groups.Watcher, "__call__", lambda self, line: None)
+        with pytest.raises(typer.Exit):
+            _apply(ws, 8081)
+    default = elbv2.describe_listeners(ListenerArns=[listener])["Listeners"][0]["DefaultActions"]
+    assert _forwards(default) == {before["blue"]: 70, before["green"]: 30}  # not moved
+
+    # The next `opsctl apply`: its plan deletes the deposed groups; it moves the listener first.
+    code, _ = ws.plan(_quiet)
+    assert code == 2
+    meta = ws.saved_plan()
+    assert meta is not None
+    assert set(meta["target_groups"]["deposed"]) == set(before.values())
+    apply_saved(ws, "terraform apply (deposed)", verbose=False)
+
+    new = ws.outputs()["target_group_arns"]
+    default = elbv2.describe_listeners(ListenerArns=[listener])["Listeners"][0]["DefaultActions"]
+    assert _forwards(default) == {new["blue"]: 70, new["green"]: 30}
+    groups = elbv2.describe_target_groups()["TargetGroups"]
+    assert {g["TargetGroupArn"] for g in groups} == set(new.values())
+    assert {g["Port"] for g in groups} == {8081}
     code, _ = ws.plan(_quiet)
     ws.discard_plan()
     assert code == 0
