@@ -83,6 +83,17 @@ def print_summary(summary: Summary, env: Environment, where: str) -> None:
             f"`opsctl bluegreen status {env.name}`, to roll out only this change).",
             soft_wrap=True,
         )
+    replaced_groups = summary.resource_types.get("aws_lb_target_group", {}).get("replace", 0)
+    if replaced_groups:
+        # Issue 16, finding 4: apply_saved moves the listener (target_groups.py).
+        out.print(
+            f"[yellow]Note:[/] {env.name}: the plan replaces {replaced_groups} target group(s). "
+            f"`opsctl apply {env.name}` moves the listener and its rules to the new groups "
+            "(weights kept) before the old ones are deleted; a plain `terraform apply` fails "
+            "there (ResourceInUse). Until the instances are healthy in the new groups, requests "
+            "can fail: apply in a quiet hour (docs/operations.md).",
+            soft_wrap=True,
+        )
     if summary.replaced_security_groups:
         # Issue 16, finding 5: EC2 refuses to delete a group a running instance uses.
         out.print(

@@ -1,4 +1,4 @@
-"""What `opsctl plan` tells the operator beyond the counts (issue 16, findings 16 and 5).
+"""What `opsctl plan` tells the operator beyond the counts (issue 16, findings 16, 5 and 4).
 
 tests/data/plans/launch-template-change.json is `terraform show -json` of a real plan (terraform
 1.11.4, provider 5.100.0, against the moto server): two launch templates at the compute module's
@@ -78,3 +78,18 @@ def test_finding_5_plan_says_a_replaced_security_group_waits_for_a_deploy(
     assert "DependencyViolation" in out
     assert "opsctl bluegreen deploy prod --ami AMI" in out
     assert "`opsctl apply prod` again" in out
+
+
+def test_finding_4_plan_says_apply_moves_the_listener_to_replaced_target_groups(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The recorded plan's shape, turned into a replacement of both target groups."""
+    monkeypatch.setenv("NO_COLOR", "1")
+    plan = json.loads((PLANS / "launch-template-change.json").read_text())
+    for change in plan["resource_changes"]:
+        change["type"] = "aws_lb_target_group"
+        change["change"]["actions"] = ["create", "delete"]
+    print_summary(summarise(plan), config.load("prod"), "account 111111111111")
+    out = " ".join(capsys.readouterr().out.split())
+    assert "Note: prod: the plan replaces 2 target group(s)." in out
+    assert "`opsctl apply prod` moves the listener and its rules to the new groups" in out
