@@ -66,9 +66,16 @@ def print_summary(summary: Summary, env: Environment, where: str) -> None:
 
 
 def plan_confirm_apply(
-    ws: Workspace, action: str, yes: bool, dry_run: bool, verbose: bool, destroy: bool = False
+    ws: Workspace,
+    action: str,
+    yes: bool,
+    dry_run: bool,
+    verbose: bool,
+    destroy: bool = False,
+    locked: bool = True,
 ) -> None:
-    """Plan, show the summary, stop there on no changes or --dry-run, else ask and apply."""
+    """Plan, show the summary, stop there on no changes or --dry-run, else ask and apply (under
+    the environment lock unless `locked` is false)."""
     name = ws.env.name
     ws.prepare()
     terraform_step(f"terraform init ({name})", verbose, ws.init)
@@ -84,5 +91,8 @@ def plan_confirm_apply(
         console().print("Dry run: nothing changed.")
         raise typer.Exit(Exit.CHANGES)
     confirm(ws.env, action, yes)
+    if not locked:
+        terraform_step(f"terraform apply ({action} {name})", verbose, ws.apply_saved)
+        return
     with cli_lock(name, ws.env.region, ws.emulator_url, action):
         terraform_step(f"terraform apply ({action} {name})", verbose, ws.apply_saved)
