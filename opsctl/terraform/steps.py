@@ -84,5 +84,5 @@ def plan_confirm_apply(
         console().print("Dry run: nothing changed.")
         raise typer.Exit(Exit.CHANGES)
     confirm(ws.env, action, yes)
-    with cli_lock(name, ws.env.region, ws.emulator_url, action):
+    with cli_lock(name, ws.env.region, ws.emulator_url, action, role_arn=ws.env.assume_role_arn):
         terraform_step(f"terraform apply ({action} {name})", verbose, ws.apply_saved)
