@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import ast
 import datetime as dt
+import json
 import shutil
-from collections.abc import Iterator
+import urllib.request
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -20,8 +22,10 @@ import yaml
 
 from opsctl import aws as opsctl_aws
 from opsctl import config, lock
+from opsctl.local import emulator
 from opsctl.local.emulator import MotoServer
 from opsctl.terraform.render import render
+from opsctl.terraform.runner import Terraform
 from tests.support.opsctl_run import Opsctl
 from tests.support.paths import REPO
 
@@ -134,6 +138,46 @@ def test_finding_6_backend_block_and_provider_assume_the_same_role() -> None:
     assert f'role_arn     = "{ROLE}"' in files["providers.tf"]
     plain = render(config.load("dev"))
     assert "assume_role" not in plain["versions.tf"] + plain["providers.tf"]
+
+
+def _assumed_sessions(server: MotoServer) -> list[dict[str, Any]]:
+    """Every AssumeRole moto answered (its /moto-api/data.json model dump)."""
+    with urllib.request.urlopen(f"{server.endpoint}/moto-api/data.json", timeout=30) as answer:  # noqa: S310
+        return list(json.load(answer).get("sts", {}).get("AssumedRole", []))
+
+
+@pytest.mark.parametrize("role", [ROLE, None], ids=["with-assume-role", "without"])
+def test_finding_6_terraform_init_reaches_the_state_bucket_as_the_role(
+    sessions: MotoServer,
+    tmp_path: Path,
+    terraform: Callable[[Path], Terraform],
+    role: str | None,
+) -> None:
+    """The rendered backend block, for real: `terraform init` and a state write through the S3
+    backend on moto, which records the AssumeRole the backend made (session `opsctl-dev`)."""
+    raw = yaml.safe_load((REPO / "envs/dev.yaml").read_text())
+    env = config.Environment.model_validate({**raw, "name": "dev", "assume_role_arn": role})
+    versions = render(env)["versions.tf"]
+    backend = versions[versions.index('  backend "s3"') :]  # the last block of terraform {}
+    (tmp_path / "main.tf").write_text("terraform {\n" + backend + 'output "x" {\n  value = 1\n}\n')
+    (tmp_path / "emulator.s3.tfbackend").write_text(emulator.backend_config(sessions.endpoint))
+    opsctl_aws.client("s3", REGION, sessions.endpoint, role_arn=role).create_bucket(
+        Bucket=env.state.bucket, CreateBucketConfiguration={"LocationConstraint": REGION}
+    )
+    tf = Terraform(tmp_path, env=dict(emulator.DUMMY_CREDENTIALS))
+    assert terraform is not None  # the fixture requires the binary (a failure in CI)
+    tf.run("init", "-no-color", "-input=false", "-backend-config=emulator.s3.tfbackend")
+    tf.run("apply", "-no-color", "-input=false", "-auto-approve")
+    backend_sessions = [s for s in _assumed_sessions(sessions) if s["session_name"] == "opsctl-dev"]
+    if role:
+        assert backend_sessions, "the backend did not assume the environment's role"
+        assert {s["role_arn"] for s in backend_sessions} == {ROLE}
+    else:
+        assert backend_sessions == []
+    state = opsctl_aws.client("s3", REGION, sessions.endpoint, role_arn=role).get_object(
+        Bucket=env.state.bucket, Key="dev/terraform.tfstate"
+    )
+    assert json.loads(state["Body"].read())["outputs"]["x"]["value"] == 1
 
 
 # Every call that makes an AWS client, or opens what makes one, and the keyword that carries the
