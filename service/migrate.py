@@ -485,6 +485,15 @@ async def upgrade(
         return applied
 
 
+async def ensure_app_user(settings: Settings, options: Options | None = None) -> None:
+    """`upgrade` with nothing to apply: still make sure of the application user, so a database
+    that was at head before the user existed gets it at the next `migrate`."""
+    if settings.database_app_user is None:
+        return
+    async with _locked(settings, options or Options()) as conn:
+        await conn.run_sync(_ensure_app_user, settings)
+
+
 async def downgrade(
     settings: Settings, revision: str, options: Options | None = None
 ) -> list[tuple[str, list[str]]]:
