@@ -210,9 +210,16 @@ def _iam_token(engine: AsyncEngine, settings: Settings) -> None:
     expired: the token only signs in). asyncmy answers the server's mysql_clear_password request
     with it, inside the TLS session `connect_args` requires."""
 
+    from botocore.exceptions import BotoCoreError
+
     @event.listens_for(engine.sync_engine, "do_connect")
     def _token(_dialect: Any, _record: Any, _cargs: Any, cparams: dict[str, Any]) -> None:
-        cparams["password"] = iam_token(settings)
+        try:
+            cparams["password"] = iam_token(settings)
+        except BotoCoreError as error:
+            # No signing credentials right now (the instance role's refresh failed): the
+            # database is unavailable to us, a 503 with Retry-After, not a 500.
+            raise ConnectionError(f"cannot make an IAM database token: {error}") from error
 
 
 def _sqlite_events(engine: AsyncEngine) -> None:

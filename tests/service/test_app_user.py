@@ -271,6 +271,34 @@ def test_finding_12_iam_user_gets_a_fresh_token_per_connection_and_never_without
     assert all(db.mysql_error_code(f) not in db.MYSQL_AUTH_ERRORS for f in failures), failures
 
 
+def test_finding_12_no_signing_credentials_is_unavailable_not_a_crash(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Any
+) -> None:
+    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "none"))
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "none"))
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")  # no instance role here
+    # Another region than the tests above: service.aws caches one client per region.
+    settings = _iam_settings(aws_region="eu-central-1", database_host="127.0.0.1")
+
+    async def main() -> BaseException:
+        engine = db.create_engine(settings)
+        try:
+            async with engine.connect():
+                pass
+        except Exception as error:  # what kind is asserted below
+            return error
+        finally:
+            await engine.dispose()
+        raise AssertionError("connected without credentials")
+
+    error = asyncio.run(main())
+    assert isinstance(error, ConnectionError)
+    assert "IAM database token" in str(error)
+    assert db.is_unavailable(error)  # the API answers 503, the worker waits
+
+
 def test_finding_12_aurora_iam_user_statements() -> None:
     """What differs on Aurora: the IAM plugin and REQUIRE SSL instead of a password."""
     iam = [sql for sql, _ in app_user_statements(_iam_settings(), "ingest")]
