@@ -94,5 +94,5 @@ def plan_confirm_apply(
     if not locked:
         terraform_step(f"terraform apply ({action} {name})", verbose, ws.apply_saved)
         return
-    with cli_lock(name, ws.env.region, ws.emulator_url, action):
+    with cli_lock(name, ws.env.region, ws.emulator_url, action, role_arn=ws.env.assume_role_arn):
         terraform_step(f"terraform apply ({action} {name})", verbose, ws.apply_saved)
