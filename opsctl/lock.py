@@ -113,10 +113,12 @@ def whoami() -> str:
     return f"{user}@{socket.gethostname()} pid {os.getpid()}"
 
 
-def caller_identity(region: str, emulator_url: str | None) -> str:
-    """The STS caller ARN: who holds a lock, who ran a runbook."""
+def caller_identity(region: str, emulator_url: str | None, *, role_arn: str | None = None) -> str:
+    """The STS caller ARN: who holds a lock, who ran a runbook. With the environment's role it
+    is the assumed-role ARN, whose session name names the operator (aws.role_session_name)."""
 
-    return str(aws.client("sts", region, emulator_url).get_caller_identity()["Arn"])
+    client = aws.client("sts", region, emulator_url, role_arn=role_arn)
+    return str(client.get_caller_identity()["Arn"])
 
 
 def _to_lock(item: dict[str, Any]) -> Lock:
@@ -148,10 +150,17 @@ class Store:
         self.dynamodb, self.table, self.env, self.clock = dynamodb, table, env_name, clock
 
     @classmethod
-    def open(cls, env_name: str, region: str, emulator_url: str | None) -> Store:
+    def open(
+        cls,
+        env_name: str,
+        region: str,
+        emulator_url: str | None,
+        *,
+        role_arn: str | None = None,
+    ) -> Store:
 
         store = cls(
-            aws.client("dynamodb", region, emulator_url, fenced=False),
+            aws.client("dynamodb", region, emulator_url, fenced=False, role_arn=role_arn),
             table_name(env_name),
             env_name,
         )
@@ -400,15 +409,22 @@ def held(store: Store, command: str, holder: str, ttl_seconds: float = 3600) -> 
 
 @contextmanager
 def cli_lock(
-    env_name: str, region: str, emulator_url: str | None, command: str, ttl_seconds: float = 3600
+    env_name: str,
+    region: str,
+    emulator_url: str | None,
+    command: str,
+    ttl_seconds: float = 3600,
+    *,
+    role_arn: str | None = None,
 ) -> Iterator[Lease]:
     """`held` for CLI commands: a held lock is exit 3 with the holder named; a lease lost while
     the command runs stops it, also with exit 3."""
     from botocore.exceptions import BotoCoreError, ClientError
 
     try:
-        store = Store.open(env_name, region, emulator_url)
-        lease = store.acquire(command, caller_identity(region, emulator_url), ttl_seconds)
+        store = Store.open(env_name, region, emulator_url, role_arn=role_arn)
+        who = caller_identity(region, emulator_url, role_arn=role_arn)
+        lease = store.acquire(command, who, ttl_seconds)
     except LockHeld as error:
         raise fail(
             f"{env_name} is locked by {error.holder.describe()}. Wait for it, or if that run "
@@ -437,7 +453,9 @@ def show_status(environment: Any, emulator_url: str | None, json_output: bool) -
     import typer
 
     try:
-        current = Store.open(environment.name, environment.region, emulator_url).read()
+        role = environment.assume_role_arn
+        store = Store.open(environment.name, environment.region, emulator_url, role_arn=role)
+        current = store.read()
     except LockTableMissing as error:
         raise fail(str(error)) from None
     if json_output:
@@ -463,7 +481,8 @@ def show_status(environment: Any, emulator_url: str | None, json_output: bool) -
 def break_interactively(environment: Any, emulator_url: str | None, yes: bool) -> None:
 
     try:
-        store = Store.open(environment.name, environment.region, emulator_url)
+        role = environment.assume_role_arn
+        store = Store.open(environment.name, environment.region, emulator_url, role_arn=role)
         current = store.read()
     except LockTableMissing as error:
         raise fail(str(error)) from None

@@ -28,6 +28,7 @@ from service.migrate import (
     downgrade,
     downgrade_end,
     downgrade_plan,
+    ensure_app_user,
     history,
     path,
     pending_sql,
@@ -200,10 +201,13 @@ def _up(
         if phase is not None:
             found = phase_target(current, phase)
             if found is None:
+                asyncio.run(ensure_app_user(settings, _options(lock_timeout, lock_wait_timeout)))
                 typer.echo(f"No {phase} revisions pending on {name}.")
                 return
             target = found
         pending = {r.revision for r in path(current, target)}
+        if not pending:
+            asyncio.run(ensure_app_user(settings, _options(lock_timeout, lock_wait_timeout)))
     if not pending:
         typer.echo(f"Up to date: {name} is at {current}.")
         return

@@ -1,11 +1,13 @@
 """The one async engine factory, plus what every caller needs to talk to the database safely:
 SQLite in WAL mode with BEGIN IMMEDIATE for writes, MySQL with pre-ping and a bounded pool,
-passwords read from Secrets Manager at connect time, and errors classified for callers."""
+passwords read from Secrets Manager (the master, for migrations) or IAM tokens (the application
+user) at connect time, and errors classified for callers."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import ssl
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
@@ -23,7 +25,7 @@ from tenacity import (
     wait_random_exponential,
 )
 
-from service import secrets
+from service import aws, secrets
 from service.settings import Settings
 
 log = logging.getLogger("service.db")
@@ -63,6 +65,54 @@ def database_url(settings: Settings) -> URL:
     if url.get_backend_name() == "sqlite" and url.database and url.database != ":memory:":
         Path(url.database).parent.mkdir(parents=True, exist_ok=True)
     return url
+
+
+def app_url(settings: Settings) -> URL:
+    """The URL the application (not the migrations) connects with, as database_app_user.
+
+    - `iam` (Aurora): user, host, port and database from settings, no password (a token is
+      made at connect time, see `_iam_token`); the master secret is never read.
+    - `password` (MariaDB locally): the master's URL with the app user's name and password.
+    """
+    assert settings.database_app_user is not None
+    if settings.iam_database_auth:
+        return URL.create(
+            "mysql+asyncmy",
+            username=settings.database_app_user,
+            host=settings.database_host,
+            port=settings.database_port,
+            database=settings.database_name,
+        )
+    password = settings.database_app_password
+    return database_url(settings).set(
+        username=settings.database_app_user,
+        password=password.get_secret_value() if password else None,
+    )
+
+
+def tls_context(settings: Settings) -> ssl.SSLContext:
+    """Verified TLS to the database: the certificate must chain to database_ssl_ca and name the
+    host. asyncmy given a context always upgrades the connection before it authenticates, so a
+    server that cannot speak TLS fails the connect instead of receiving the password."""
+    context = ssl.create_default_context(cafile=settings.database_ssl_ca)
+    context.check_hostname = True
+    context.verify_mode = ssl.CERT_REQUIRED
+    context.minimum_version = ssl.TLSVersion.TLSv1_2
+    return context
+
+
+def iam_token(settings: Settings) -> str:
+    """An IAM database authentication token for database_app_user: a SigV4-presigned
+    `host:port/?Action=connect&DBUser=...` signed locally with the instance role's credentials.
+    It is valid for 15 minutes and only checked when a connection signs in."""
+    return str(
+        aws.client("rds", settings).generate_db_auth_token(
+            DBHostname=settings.database_host,
+            Port=settings.database_port,
+            DBUsername=settings.database_app_user,
+            Region=aws.region(settings),
+        )
+    )
 
 
 def mysql_error_code(error: BaseException) -> int | None:
@@ -114,8 +164,11 @@ async def invalidate_pool(conn: AsyncConnection) -> None:
     await conn.invalidate()
 
 
-def create_engine(settings: Settings) -> AsyncEngine:
-    url = database_url(settings)
+def create_engine(settings: Settings, *, admin: bool = False) -> AsyncEngine:
+    """The engine for the application, as database_app_user when one is set; `admin=True` for
+    the migrations (service/migrate.py), which connect as the master (secret or URL)."""
+    as_app = not admin and settings.database_app_user is not None
+    url = app_url(settings) if as_app else database_url(settings)
     if url.get_backend_name() == "sqlite":
         engine = create_async_engine(
             url,
@@ -134,12 +187,39 @@ def create_engine(settings: Settings) -> AsyncEngine:
         pool_timeout=settings.db_pool_timeout,
         pool_recycle=1800,
         isolation_level="READ COMMITTED",
-        connect_args={"connect_timeout": settings.db_connect_timeout},
+        connect_args=connect_args(settings, as_app),
     )
     _failover_events(engine)
-    if settings.database_secret_arn:
+    if as_app and settings.iam_database_auth:
+        _iam_token(engine, settings)
+    elif settings.database_secret_arn and not as_app:
         _secret_password(engine, settings)
     return engine
+
+
+def connect_args(settings: Settings, as_app: bool) -> dict[str, Any]:
+    """asyncmy's connect arguments: TLS always for the IAM user, for the master when a CA is set."""
+    args: dict[str, Any] = {"connect_timeout": settings.db_connect_timeout}
+    if (as_app and settings.iam_database_auth) or settings.database_ssl_ca:
+        args["ssl"] = tls_context(settings)
+    return args
+
+
+def _iam_token(engine: AsyncEngine, settings: Settings) -> None:
+    """A fresh token for every new connection (a pooled one keeps its session after the token
+    expired: the token only signs in). asyncmy answers the server's mysql_clear_password request
+    with it, inside the TLS session `connect_args` requires."""
+
+    from botocore.exceptions import BotoCoreError
+
+    @event.listens_for(engine.sync_engine, "do_connect")
+    def _token(_dialect: Any, _record: Any, _cargs: Any, cparams: dict[str, Any]) -> None:
+        try:
+            cparams["password"] = iam_token(settings)
+        except BotoCoreError as error:
+            # No signing credentials right now (the instance role's refresh failed): the
+            # database is unavailable to us, a 503 with Retry-After, not a 500.
+            raise ConnectionError(f"cannot make an IAM database token: {error}") from error
 
 
 def _sqlite_events(engine: AsyncEngine) -> None:

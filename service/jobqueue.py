@@ -98,10 +98,10 @@ class Leases:
         rows: list[Row[Any]] = await db.transaction(self.engine, work, failover_retry=True)
         return rows
 
-    async def heartbeat(self, ids: list[str]) -> None:
+    async def _update_leased(self, ids: list[str], retry: bool, **values: Any) -> None:
+        """Update the jobs among `ids` that this worker still holds (running, its lease)."""
         if not ids:
             return
-        expiry = self._expiry()
         await db.transaction(
             self.engine,
             lambda conn: conn.execute(
@@ -109,10 +109,14 @@ class Leases:
                 .where(
                     jobs.c.id.in_(ids), jobs.c.lease_owner == self.owner, jobs.c.status == "running"
                 )
-                .values(lease_expires_at=expiry)
+                .values(**values)
             ),
-            failover_retry=True,  # idempotent: extending a lease twice is extending it once
+            failover_retry=retry,
         )
+
+    async def heartbeat(self, ids: list[str]) -> None:
+        # Idempotent, so retried after a failover: extending a lease twice is extending it once.
+        await self._update_leased(ids, True, lease_expires_at=self._expiry())
 
     async def reap(self) -> int:
         """Re-queue jobs whose lease expired (their worker died); dead after max attempts."""
@@ -160,26 +164,17 @@ class Leases:
 
     async def release(self, ids: list[str]) -> None:
         """Give jobs back (shutdown): queued again, this attempt not counted."""
-        if not ids:
-            return
         now = db.utcnow()
-        await db.transaction(
-            self.engine,
-            lambda conn: conn.execute(
-                update(jobs)
-                .where(
-                    jobs.c.id.in_(ids), jobs.c.lease_owner == self.owner, jobs.c.status == "running"
-                )
-                .values(
-                    status="queued",
-                    lease_owner=None,
-                    lease_expires_at=None,
-                    attempts=jobs.c.attempts - 1,
-                    available_at=now,
-                    updated_at=now,
-                    last_error="released by a stopping worker",
-                )
-            ),
+        await self._update_leased(
+            ids,
+            False,
+            status="queued",
+            lease_owner=None,
+            lease_expires_at=None,
+            attempts=jobs.c.attempts - 1,
+            available_at=now,
+            updated_at=now,
+            last_error="released by a stopping worker",
         )
 
     async def fail(self, job: Row[Any], reason: str, *, permanent: bool) -> bool:

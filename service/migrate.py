@@ -12,6 +12,9 @@
   revision, the statements that did run and the one that failed, so `status` can explain it and
   the operator can recover (docs/operations.md, "Migrations"): undo the applied statements and
   re-run `up`, or finish the revision by hand and `stamp` it.
+- The application's database user (INGEST_DATABASE_APP_USER, issue 16 finding 12) is made and
+  granted after every upgrade, under the same lock (`app_user_statements`): migrations connect
+  as the master, the service as that user, with DML on the schema and nothing else.
 - Revisions declare `phase = "expand"` (additive: safe while the old code runs) or
   `phase = "contract"` (removes what the old code needs: only after the old colour is gone).
 """
@@ -351,7 +354,7 @@ def _stamp(sync_conn: Connection, revision: str) -> None:
 @asynccontextmanager
 async def _locked(settings: Settings, options: Options) -> AsyncIterator[AsyncConnection]:
     """A connection holding the migration lock, with a short lock_wait_timeout on MySQL."""
-    engine = create_engine(settings)
+    engine = create_engine(settings, admin=True)
     try:
         if engine.dialect.name == "sqlite":
             database = make_url(settings.database_url).database or "ingest.db"
@@ -413,14 +416,82 @@ async def _describe_holder(conn: AsyncConnection) -> str:
     return f"connection {ident} ({row.USER}@{row.HOST}, {row.COMMAND} for {row.TIME} s{doing})"
 
 
+# --- the application's database user ---------------------------------------------------------
+APP_PRIVILEGES = "SELECT, INSERT, UPDATE, DELETE"
+
+
+def _quote_identifier(name: str) -> str:
+    return "`" + name.replace("`", "``") + "`"
+
+
+def app_user_statements(settings: Settings, database: str) -> list[tuple[str, dict[str, Any]]]:
+    """What makes database_app_user exist with DML on `database` and nothing else: no CREATE,
+    ALTER, DROP, INDEX, REFERENCES, GRANT OPTION. Idempotent, and never revokes, so a running
+    service keeps its rights while a later migration re-runs it.
+
+    - `iam` (Aurora MySQL): `IDENTIFIED WITH AWSAuthenticationPlugin AS 'RDS'` and `REQUIRE SSL`
+      (AWS: "Creating a database account using IAM authentication"); the instance role's
+      `rds-db:connect` on `dbuser:<cluster>/<user>` (modules/security) lets it sign in.
+    - `password` (MariaDB has no AWSAuthenticationPlugin): the same user and grants with a
+      password, re-set on every run so a changed INGEST_DATABASE_APP_PASSWORD takes effect.
+    """
+    user = settings.database_app_user
+    assert user is not None
+    account = f"'{user}'@'%'"  # the name is [A-Za-z0-9_]{1,32} (Settings)
+    grant = f"GRANT {APP_PRIVILEGES} ON {_quote_identifier(database)}.* TO {account}"
+    if settings.database_app_auth == "iam":
+        return [
+            (
+                f"CREATE USER IF NOT EXISTS {account} "
+                "IDENTIFIED WITH AWSAuthenticationPlugin AS 'RDS'",
+                {},
+            ),
+            (f"ALTER USER {account} REQUIRE SSL", {}),
+            (grant, {}),
+        ]
+    password = settings.database_app_password
+    assert password is not None
+    secret = {"password": password.get_secret_value()}
+    return [
+        (f"CREATE USER IF NOT EXISTS {account} IDENTIFIED BY :password", secret),
+        (f"ALTER USER {account} IDENTIFIED BY :password", secret),
+        (grant, {}),
+    ]
+
+
+def _ensure_app_user(sync_conn: Connection, settings: Settings) -> None:
+    if settings.database_app_user is None or sync_conn.dialect.name != "mysql":
+        return  # SQLite has no users
+    database = sync_conn.execute(text("SELECT DATABASE()")).scalar()
+    for statement, params in app_user_statements(settings, str(database)):
+        sync_conn.execute(text(statement), params)
+    sync_conn.commit()
+    log.info(
+        "application database user ready",
+        extra={"user": settings.database_app_user, "auth": settings.database_app_auth},
+    )
+
+
 # --- the operations ---------------------------------------------------------------------------
 async def upgrade(
     settings: Settings, revision: str = "head", options: Options | None = None
 ) -> list[tuple[str, list[str]]]:
-    """Upgrade under the lock; returns [(revision, statements)] applied (none: up to date)."""
+    """Upgrade under the lock, then make sure the application's user and grants exist; returns
+    [(revision, statements)] applied (none: up to date)."""
     options = options or Options()
     async with _locked(settings, options) as conn:
-        return await conn.run_sync(_run_alembic, "upgrade", revision, options)
+        applied = await conn.run_sync(_run_alembic, "upgrade", revision, options)
+        await conn.run_sync(_ensure_app_user, settings)
+        return applied
+
+
+async def ensure_app_user(settings: Settings, options: Options | None = None) -> None:
+    """`upgrade` with nothing to apply: still make sure of the application user, so a database
+    that was at head before the user existed gets it at the next `migrate`."""
+    if settings.database_app_user is None:
+        return
+    async with _locked(settings, options or Options()) as conn:
+        await conn.run_sync(_ensure_app_user, settings)
 
 
 async def downgrade(
@@ -475,7 +546,7 @@ def _status(sync_conn: Connection) -> Status:
 
 
 async def status(settings: Settings) -> Status:
-    engine = create_engine(settings)
+    engine = create_engine(settings, admin=True)
     try:
         async with engine.connect() as conn:
             return await conn.run_sync(_status)
@@ -505,7 +576,7 @@ def _history(sync_conn: Connection, limit: int) -> list[dict[str, Any]]:
 
 async def history(settings: Settings, limit: int = 50) -> list[dict[str, Any]]:
     """What migration_log recorded (newest last): each revision applied, failed or stamped."""
-    engine = create_engine(settings)
+    engine = create_engine(settings, admin=True)
     try:
         async with engine.connect() as conn:
             return await conn.run_sync(_history, limit)
@@ -530,7 +601,7 @@ def offline_sql(dialect: str, start: str | None, target: str = "head") -> str:
 async def pending_sql(settings: Settings, target: str = "head") -> str:
     """Offline SQL of what `upgrade` would run now, for this server's dialect (MariaDB quotes
     some names MySQL does not)."""
-    engine = create_engine(settings)
+    engine = create_engine(settings, admin=True)
     try:
         async with engine.connect() as conn:
             current = await conn.run_sync(

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from functools import lru_cache
+from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -22,6 +23,20 @@ class Settings(BaseSettings):
     database_host: str | None = None
     database_port: int = 3306
     database_name: str = "ingest"
+    # The application's own database user (issue 16, finding 12). `ingest-service migrate`
+    # connects as the master (database_secret_arn, or database_url) and makes sure this user
+    # exists with SELECT, INSERT, UPDATE, DELETE on the schema and nothing else (no DDL, no
+    # GRANT); everything else (serve, worker, api-key, retry-dead) connects as it. Unset: one
+    # user for everything (the embedded SQLite default, single-user setups).
+    database_app_user: str | None = Field(default=None, pattern=r"^[A-Za-z0-9_]{1,32}$")
+    # How the app user signs in: `iam` (Aurora's IAM database authentication: a token from
+    # rds generate_db_auth_token for every new connection, over verified TLS only) or
+    # `password` (MariaDB, which has no AWSAuthenticationPlugin: local runs and tests).
+    database_app_auth: Literal["iam", "password"] = "iam"
+    database_app_password: SecretStr | None = None  # only with `password`
+    # The CA bundle the server certificate is verified against (on the AMI the RDS global
+    # bundle). Required with `iam`: the token travels as a clear-text password.
+    database_ssl_ca: str | None = None
     db_pool_size: int = Field(default=10, ge=1, le=200)
     db_max_overflow: int = Field(default=5, ge=0, le=200)
     db_pool_timeout: float = Field(default=3.0, gt=0)
@@ -78,9 +93,34 @@ class Settings(BaseSettings):
     shutdown_grace_seconds: float = Field(default=20.0, ge=0)
     max_record_errors_kept: int = Field(default=1000, ge=0)
 
+    @model_validator(mode="after")
+    def _app_user(self) -> Settings:
+        if self.database_app_user is None:
+            return self
+        if self.database_app_auth == "password" and self.database_app_password is None:
+            raise ValueError("database_app_auth=password needs INGEST_DATABASE_APP_PASSWORD")
+        if self.database_app_auth == "iam":
+            if not self.database_ssl_ca:
+                raise ValueError(
+                    "IAM database authentication sends its token as a clear-text password: "
+                    "TLS is required, set INGEST_DATABASE_SSL_CA to the RDS CA bundle"
+                )
+            if not self.database_host:
+                raise ValueError("IAM database authentication needs INGEST_DATABASE_HOST")
+        return self
+
+    @property
+    def iam_database_auth(self) -> bool:
+        """The service signs in as database_app_user with IAM tokens (Aurora)."""
+        return self.database_app_user is not None and self.database_app_auth == "iam"
+
     @property
     def is_sqlite(self) -> bool:
-        return self.database_url.startswith("sqlite") and not self.database_secret_arn
+        return (
+            self.database_url.startswith("sqlite")
+            and not self.database_secret_arn
+            and not self.iam_database_auth
+        )
 
     @property
     def redirect_http(self) -> bool:

@@ -140,6 +140,7 @@ resource "aws_launch_template" "this" {
     database_host           = var.database_host
     database_port           = var.database_port
     database_name           = var.database_name
+    database_app_user       = var.database_app_user
     secret_env              = local.secret_env
     queue_url               = var.queue_url
     metric_namespace        = local.metric_namespace

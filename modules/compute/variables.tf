@@ -181,6 +181,17 @@ variable "database_name" {
   }
 }
 
+variable "database_app_user" {
+  description = "MySQL user the service (ingest-web, ingest-worker) connects as, with IAM database authentication over TLS; `ingest-service migrate` creates it with DML rights only and keeps the master secret for itself. Must match the security module's `database_iam_username` (its rds-db:connect grant). Default `ingest_app`; 1-32 letters, digits or underscores, starting with a letter."
+  type        = string
+  default     = "ingest_app"
+
+  validation {
+    condition     = can(regex("^[A-Za-z][A-Za-z0-9_]{0,31}$", var.database_app_user))
+    error_message = "database_app_user must be 1-32 letters, digits or underscores, starting with a letter."
+  }
+}
+
 variable "queue_url" {
   description = "URL of the ingest SQS queue the worker consumes (the ingest module's queue_url). Required."
   type        = string

@@ -12,7 +12,26 @@ locals {
   alb_dimensions    = { LoadBalancer = var.alb_arn_suffix }
   aurora_dimensions = { DBClusterIdentifier = var.db_cluster_identifier }
 
-  # Alarms on a single metric. The ALB 5xx rate (metric math) is its own resource below.
+  five_xx_alarms = merge(
+    {
+      "alb-5xx" = {
+        description = "Target + ELB 5xx responses above ${var.thresholds.alb_5xx_rate_percent}% of ALB requests."
+        label       = "5xx rate (%)"
+        expression  = "IF(requests > 0, 100 * (FILL(target_5xx, 0) + FILL(elb_5xx, 0)) / requests, 0)"
+        dimensions  = local.alb_dimensions
+        counts      = { requests = "RequestCount", target_5xx = "HTTPCode_Target_5XX_Count", elb_5xx = "HTTPCode_ELB_5XX_Count" }
+      }
+    },
+    { for colour in local.colours : "alb-5xx-${colour}" => {
+      description = "Target 5xx responses above ${var.thresholds.alb_5xx_rate_percent}% of the ${colour} target group's requests. opsctl watches it while ${colour} bakes."
+      label       = "${colour} 5xx rate (%)"
+      expression  = "IF(requests > 0, 100 * FILL(target_5xx, 0) / requests, 0)"
+      dimensions  = merge(local.alb_dimensions, { TargetGroup = var.target_group_arn_suffixes[colour] })
+      counts      = { requests = "RequestCount", target_5xx = "HTTPCode_Target_5XX_Count" }
+    } },
+  )
+
+  # Alarms on a single metric. The 5xx rates (metric math) are five_xx below.
   metric_alarms = merge(
     {
       "high-latency" = {
@@ -172,15 +191,19 @@ locals {
   job_alarm_keys        = ["dead-jobs", "dlq-not-empty"]
 
   alarm_names = merge(
-    { "alb-5xx" = aws_cloudwatch_metric_alarm.alb_5xx.alarm_name },
-    { for colour, alarm in aws_cloudwatch_metric_alarm.colour_5xx : "alb-5xx-${colour}" => alarm.alarm_name },
+    { for key, alarm in aws_cloudwatch_metric_alarm.five_xx : key => alarm.alarm_name },
     { for key, alarm in aws_cloudwatch_metric_alarm.this : key => alarm.alarm_name },
   )
 }
 
-resource "aws_cloudwatch_metric_alarm" "alb_5xx" {
-  alarm_name          = "${var.name}-alb-5xx"
-  alarm_description   = "Target + ELB 5xx responses above ${var.thresholds.alb_5xx_rate_percent}% of ALB requests. Runbook: runbooks/alb-5xx.md"
+# The 5xx rates (metric math): load-balancer-wide (targets' and the load balancer's own 5xx over
+# all requests) and per colour (that target group's targets' 5xx over its requests; the load
+# balancer's own 5xx has no target-group dimension, so the wide alarm covers it).
+resource "aws_cloudwatch_metric_alarm" "five_xx" {
+  for_each = local.five_xx_alarms
+
+  alarm_name          = "${var.name}-${each.key}"
+  alarm_description   = "${each.value.description} Runbook: runbooks/alb-5xx.md"
   comparison_operator = "GreaterThanThreshold"
   threshold           = var.thresholds.alb_5xx_rate_percent
   evaluation_periods  = 5
@@ -191,92 +214,41 @@ resource "aws_cloudwatch_metric_alarm" "alb_5xx" {
 
   metric_query {
     id          = "rate"
-    label       = "5xx rate (%)"
-    expression  = "IF(requests > 0, 100 * (FILL(target_5xx, 0) + FILL(elb_5xx, 0)) / requests, 0)"
+    label       = each.value.label
+    expression  = each.value.expression
     return_data = true
   }
 
-  metric_query {
-    id = "requests"
-    metric {
-      namespace   = "AWS/ApplicationELB"
-      metric_name = "RequestCount"
-      dimensions  = local.alb_dimensions
-      stat        = "Sum"
-      period      = 60
+  dynamic "metric_query" {
+    for_each = each.value.counts
+    content {
+      id = metric_query.key
+      metric {
+        namespace   = "AWS/ApplicationELB"
+        metric_name = metric_query.value
+        dimensions  = each.value.dimensions
+        stat        = "Sum"
+        period      = 60
+      }
     }
   }
 
-  metric_query {
-    id = "target_5xx"
-    metric {
-      namespace   = "AWS/ApplicationELB"
-      metric_name = "HTTPCode_Target_5XX_Count"
-      dimensions  = local.alb_dimensions
-      stat        = "Sum"
-      period      = 60
-    }
-  }
-
-  metric_query {
-    id = "elb_5xx"
-    metric {
-      namespace   = "AWS/ApplicationELB"
-      metric_name = "HTTPCode_ELB_5XX_Count"
-      dimensions  = local.alb_dimensions
-      stat        = "Sum"
-      period      = 60
-    }
-  }
-
-  tags = merge({ Name = "${var.name}-alb-5xx", runbook = "alb-5xx" }, var.tags)
+  tags = merge({ Name = "${var.name}-${each.key}", runbook = "alb-5xx" }, var.tags)
 }
 
-# The 5xx rate of one colour's target group (targets' own 5xx over that group's requests).
-# Load-balancer 5xx (HTTPCode_ELB_5XX_Count) has no target-group dimension; alb-5xx covers it.
-resource "aws_cloudwatch_metric_alarm" "colour_5xx" {
-  for_each = toset(local.colours)
+moved {
+  from = aws_cloudwatch_metric_alarm.alb_5xx
+  to   = aws_cloudwatch_metric_alarm.five_xx["alb-5xx"]
+}
 
-  alarm_name          = "${var.name}-alb-5xx-${each.key}"
-  alarm_description   = "Target 5xx responses above ${var.thresholds.alb_5xx_rate_percent}% of the ${each.key} target group's requests. opsctl watches it while ${each.key} bakes. Runbook: runbooks/alb-5xx.md"
-  comparison_operator = "GreaterThanThreshold"
-  threshold           = var.thresholds.alb_5xx_rate_percent
-  evaluation_periods  = 5
-  datapoints_to_alarm = 3
-  treat_missing_data  = "notBreaching"
-  alarm_actions       = [aws_sns_topic.this.arn]
-  ok_actions          = [aws_sns_topic.this.arn]
+moved {
+  from = aws_cloudwatch_metric_alarm.colour_5xx["blue"]
+  to   = aws_cloudwatch_metric_alarm.five_xx["alb-5xx-blue"]
+}
 
-  metric_query {
-    id          = "rate"
-    label       = "${each.key} 5xx rate (%)"
-    expression  = "IF(requests > 0, 100 * FILL(target_5xx, 0) / requests, 0)"
-    return_data = true
-  }
-
-  metric_query {
-    id = "requests"
-    metric {
-      namespace   = "AWS/ApplicationELB"
-      metric_name = "RequestCount"
-      dimensions  = merge(local.alb_dimensions, { TargetGroup = var.target_group_arn_suffixes[each.key] })
-      stat        = "Sum"
-      period      = 60
-    }
-  }
-
-  metric_query {
-    id = "target_5xx"
-    metric {
-      namespace   = "AWS/ApplicationELB"
-      metric_name = "HTTPCode_Target_5XX_Count"
-      dimensions  = merge(local.alb_dimensions, { TargetGroup = var.target_group_arn_suffixes[each.key] })
-      stat        = "Sum"
-      period      = 60
-    }
-  }
-
-  tags = merge({ Name = "${var.name}-alb-5xx-${each.key}", runbook = "alb-5xx" }, var.tags)
+moved {
+  from = aws_cloudwatch_metric_alarm.colour_5xx["green"]
+  to   = aws_cloudwatch_metric_alarm.five_xx["alb-5xx-green"]
 }
 
 resource "aws_cloudwatch_metric_alarm" "this" {

@@ -19,11 +19,13 @@ class Clients:
     s3: Any
 
     @classmethod
-    def create(cls, region: str, emulator_url: str | None) -> Clients:
+    def create(
+        cls, region: str, emulator_url: str | None, *, role_arn: str | None = None
+    ) -> Clients:
 
         return cls(
             **{
-                name: aws.client(name, region, emulator_url)
+                name: aws.client(name, region, emulator_url, role_arn=role_arn)
                 for name in ("autoscaling", "elbv2", "ec2", "cloudwatch", "ssm", "s3")
             }
         )

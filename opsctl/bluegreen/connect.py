@@ -56,7 +56,11 @@ KeepOldOpt = Annotated[
 def open_engine(
     environment: Environment, emulator: str | None, report: Any, min_healthy: float = 100.0
 ) -> Engine:
-    clients = Clients.create(environment.region, emulator_from(emulator, environment))
+    clients = Clients.create(
+        environment.region,
+        emulator_from(emulator, environment),
+        role_arn=environment.assume_role_arn,
+    )
     stack = discover(clients, environment.state.bucket, environment.name)
     compute = environment.compute
     return Engine(

@@ -80,7 +80,7 @@ def apply(
         console().print("Dry run: nothing applied (the plan stays saved).")
         raise typer.Exit(Exit.CHANGES)
     confirm(ws.env, "apply to", yes)
-    with cli_lock(env, ws.env.region, ws.emulator_url, "apply"):
+    with cli_lock(env, ws.env.region, ws.emulator_url, "apply", role_arn=ws.env.assume_role_arn):
         try:
             apply_saved(ws, f"terraform apply ({env})", verbose)
         except typer.Exit:

@@ -158,9 +158,10 @@ def bluegreen_deploy(
     if environment.is_prod:
         confirm(environment, "resume the deployment on" if resume else f"deploy {ami} to", yes)
     report = ConsoleReport()
-    url = emulator_from(emulator, environment)
+    url, role = emulator_from(emulator, environment), environment.assume_role_arn
     ttl = deploy_ttl(steps, bake_s, keep_s)
-    with cli_lock(env, environment.region, url, "bluegreen deploy", ttl), errors(env, "deploy"):
+    held = cli_lock(env, environment.region, url, "bluegreen deploy", ttl, role_arn=role)
+    with held, errors(env, "deploy"):
         engine = open_engine(environment, emulator, report, min_healthy)
         try:
             result = (
@@ -191,8 +192,9 @@ def bluegreen_switch(
     if environment.is_prod:
         confirm(environment, f"switch traffic to {to or 'the idle colour'} on", yes)
     report = ConsoleReport()
-    url = emulator_from(emulator, environment)
-    with cli_lock(env, environment.region, url, "bluegreen switch"), errors(env, "switch"):
+    url, role = emulator_from(emulator, environment), environment.assume_role_arn
+    held = cli_lock(env, environment.region, url, "bluegreen switch", role_arn=role)
+    with held, errors(env, "switch"):
         result = open_engine(environment, emulator, report).switch(to, force)
     finish(result)
 
@@ -217,8 +219,9 @@ def bluegreen_rollback(
     if environment.is_prod:
         confirm(environment, "roll back", yes)
     report = ConsoleReport()
-    url = emulator_from(emulator, environment)
-    with cli_lock(env, environment.region, url, "bluegreen rollback"), errors(env, "rollback"):
+    url, role = emulator_from(emulator, environment), environment.assume_role_arn
+    held = cli_lock(env, environment.region, url, "bluegreen rollback", role_arn=role)
+    with held, errors(env, "rollback"):
         try:
             engine = open_engine(environment, emulator, report)
             warning = guard_rollback(engine, force)

@@ -20,8 +20,10 @@ def bootstrap(
     dry_run: DryRunOpt = False,
     verbose: VerboseOpt = False,
 ) -> None:
-    """Create ENV's state bucket (modules/state-backend; local state in build/ENV/bootstrap)."""
+    """Create ENV's state bucket and lock table (modules/state-backend; local state)."""
     environment = load_env(env)
     ws = Workspace(environment, emulator_from(emulator, environment), folder="bootstrap")
-    plan_confirm_apply(ws, "create the state bucket of", yes, dry_run, verbose)
+    # Not under the environment lock: bootstrap creates the lock table (modules/state-backend),
+    # so on AWS there is no table to lock with yet, and its own state is local to this machine.
+    plan_confirm_apply(ws, "create the state bucket of", yes, dry_run, verbose, locked=False)
     console().print(f"[green]State bucket ready:[/] {environment.state.bucket}")

@@ -29,7 +29,7 @@ def destroy(
     plan_confirm_apply(ws, "destroy", yes, dry_run, verbose, destroy=True)
     ws.record("apply", "destroyed")
     console().print(f"[green]Destroyed.[/] {env} ({target(ws)})")
-    ssm = aws.client("ssm", ws.env.region, ws.emulator_url)
+    ssm = aws.client("ssm", ws.env.region, ws.emulator_url, role_arn=ws.env.assume_role_arn)
     forgotten = record.forget(ssm, env) + forget_contract(ssm, env)
     if forgotten:
         console().print(f"Removed opsctl's blue/green records: {', '.join(forgotten)}")

@@ -163,14 +163,16 @@ def runbook_for_alarm(
     via, tag, state = "name pattern", None, None
     region = "us-east-1"
     url = emulator
+    role = None  # without --env: the operator's own credentials, in their region
     if env:
         environment = load_env(env)
 
         region, url = environment.region, emulator_from(emulator, environment)
+        role = environment.assume_role_arn
     else:
         region = os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or region
     try:
-        cloudwatch = aws.client("cloudwatch", region, url)
+        cloudwatch = aws.client("cloudwatch", region, url, role_arn=role)
         found = cloudwatch.describe_alarms(AlarmNames=[alarm_name])
         alarms = found.get("MetricAlarms", []) + found.get("CompositeAlarms", [])
         if alarms:
@@ -239,7 +241,7 @@ def incident_log_group(env: str) -> str:
 def _operator(ctx: Any) -> str:
     """Who runs the runbook: the STS caller identity (user@host pid if STS cannot answer)."""
     try:
-        return caller_identity(ctx.env.region, ctx.emulator_url)
+        return caller_identity(ctx.env.region, ctx.emulator_url, role_arn=ctx.env.assume_role_arn)
     except Exception as error:
         console(stderr=True).print(
             f"[yellow]warning:[/] cannot ask STS who you are ({type(error).__name__}); the "

@@ -30,7 +30,8 @@ class SsmTarget:
 
     def lock(self, command: str) -> AbstractContextManager[object]:
         url = emulator_from(self.emulator, self.environment)
-        return cli_lock(self.env, self.environment.region, url, command)
+        role = self.environment.assume_role_arn
+        return cli_lock(self.env, self.environment.region, url, command, role_arn=role)
 
     def run(self, action: str, args: list[str]) -> Outcome:
         from botocore.exceptions import BotoCoreError, ClientError
@@ -53,7 +54,12 @@ class SsmTarget:
                     lines,
                     f"opsctl migrate {action} {self.env}",
                     progress=report.progress,
-                    logs=aws.client("logs", self.environment.region, url),
+                    logs=aws.client(
+                        "logs",
+                        self.environment.region,
+                        url,
+                        role_arn=self.environment.assume_role_arn,
+                    ),
                     group=remote.log_group(self.env),
                     autoscaling=engine.aws.autoscaling,
                 )

@@ -62,7 +62,8 @@ def run_release(
     url = emulator_from(emulator, environment)
     options = run.options
     ttl = deploy_ttl(options["canary"], options["bake"], options["keep_old"]) + 3600
-    with cli_lock(env, environment.region, url, f"release {run.id}", ttl):
+    role = environment.assume_role_arn
+    with cli_lock(env, environment.region, url, f"release {run.id}", ttl, role_arn=role):
         try:
             if run.status_of("plan") != "done":
                 _release_plan(environment, run, url, yes)
@@ -318,13 +319,16 @@ def _failed(run: Any, why: str, outcome: Any) -> None:
 
 def expand_hook(engine: Any, run: Any, environment: Any, emulator_url: str | None) -> Step:
     """expand_on_new_colour with the environment's Logs client (for whole SSM output)."""
-    return expand_on_new_colour(engine, run, aws.client("logs", environment.region, emulator_url))
+    logs = aws.client(
+        "logs", environment.region, emulator_url, role_arn=environment.assume_role_arn
+    )
+    return expand_on_new_colour(engine, run, logs)
 
 
 def shared_log(environment: Any, emulator_url: str | None) -> Any:
     """The release log in the environment's state bucket, readable by every operator."""
     return SharedLog(
-        aws.client("s3", environment.region, emulator_url),
+        aws.client("s3", environment.region, emulator_url, role_arn=environment.assume_role_arn),
         environment.state.bucket,
         environment.name,
     )

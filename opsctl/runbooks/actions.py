@@ -48,7 +48,9 @@ class Context:
 
     def client(self, service: str) -> Any:
         if service not in self._clients:
-            self._clients[service] = aws.client(service, self.env.region, self.emulator_url)
+            self._clients[service] = aws.client(
+                service, self.env.region, self.emulator_url, role_arn=self.env.assume_role_arn
+            )
         return self._clients[service]
 
     @property

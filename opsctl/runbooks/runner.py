@@ -222,8 +222,9 @@ def walk(
 def _take_lock(ctx: Context, command: str) -> Any:
     """The environment lock for the rest of the walk: a lease the heartbeat renews while the run
     is open (a person may take an hour to decide), fencing every change the actions make."""
-    store = lock.Store.open(ctx.env.name, ctx.env.region, ctx.emulator_url)
-    operator = ctx.operator or lock.caller_identity(ctx.env.region, ctx.emulator_url)
+    role = ctx.env.assume_role_arn
+    store = lock.Store.open(ctx.env.name, ctx.env.region, ctx.emulator_url, role_arn=role)
+    operator = ctx.operator or lock.caller_identity(ctx.env.region, ctx.emulator_url, role_arn=role)
     lease = store.acquire(command, operator, ttl_seconds=3600)
     lock.hold(lease)
     return lease

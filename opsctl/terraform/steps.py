@@ -108,9 +108,16 @@ def print_summary(summary: Summary, env: Environment, where: str) -> None:
 
 
 def plan_confirm_apply(
-    ws: Workspace, action: str, yes: bool, dry_run: bool, verbose: bool, destroy: bool = False
+    ws: Workspace,
+    action: str,
+    yes: bool,
+    dry_run: bool,
+    verbose: bool,
+    destroy: bool = False,
+    locked: bool = True,
 ) -> None:
-    """Plan, show the summary, stop there on no changes or --dry-run, else ask and apply."""
+    """Plan, show the summary, stop there on no changes or --dry-run, else ask and apply (under
+    the environment lock unless `locked` is false)."""
     name = ws.env.name
     ws.prepare()
     terraform_step(f"terraform init ({name})", verbose, ws.init)
@@ -126,7 +133,10 @@ def plan_confirm_apply(
         console().print("Dry run: nothing changed.")
         raise typer.Exit(Exit.CHANGES)
     confirm(ws.env, action, yes)
-    with cli_lock(name, ws.env.region, ws.emulator_url, action):
+    if not locked:
+        apply_saved(ws, f"terraform apply ({action} {name})", verbose)
+        return
+    with cli_lock(name, ws.env.region, ws.emulator_url, action, role_arn=ws.env.assume_role_arn):
         apply_saved(ws, f"terraform apply ({action} {name})", verbose)
 
 
@@ -138,7 +148,7 @@ def apply_saved(ws: Workspace, title: str, verbose: bool) -> None:
     if not moves:
         terraform_step(title, verbose, ws.apply_saved)
         return
-    elbv2 = aws.client("elbv2", ws.env.region, ws.emulator_url)
+    elbv2 = aws.client("elbv2", ws.env.region, ws.emulator_url, role_arn=ws.env.assume_role_arn)
     notes: list[str] = []
 
     def move(new_arn: dict[str, str]) -> list[str]:

@@ -148,7 +148,7 @@ class Workspace:
     def _ensure_emulator_state_bucket(self) -> None:
         """On the throwaway emulator the state bucket is made on first use (no bootstrap step)."""
 
-        s3 = aws.client("s3", self.env.region, self.emulator_url)
+        s3 = aws.client("s3", self.env.region, self.emulator_url, role_arn=self.env.assume_role_arn)
         existing = {b["Name"] for b in s3.list_buckets().get("Buckets", [])}
         if self.env.state.bucket not in existing:
             s3.create_bucket(

@@ -10,6 +10,8 @@
 #   INGEST_PYTHON  interpreter the venv is made from (default: python3.11 on the AMI,
 #                  python3 under INSTALL_ROOT); must be Python 3.11 or newer
 #   INGEST_VERSION, INGEST_GIT_SHA  recorded in /opt/ingest/BUILD
+#   RDS_CA_BUNDLE  a local copy of the RDS CA bundle (default: downloaded on the AMI, skipped
+#                  under INSTALL_ROOT)
 set -euo pipefail
 
 INSTALL_ROOT="${INSTALL_ROOT:-}"
@@ -125,6 +127,29 @@ install_files() {
   owned_dir 0750 ingest:ingest /var/log/ingest
 }
 
+# The CA bundle the service verifies Aurora's certificate against: IAM database authentication
+# sends its token as a clear-text password, so the service connects over verified TLS only
+# (INGEST_DATABASE_SSL_CA, written by the compute module's user data). Fetched at build time
+# from AWS's trust store; offline (INSTALL_ROOT), RDS_CA_BUNDLE may name a local copy.
+RDS_CA_BUNDLE_URL="${RDS_CA_BUNDLE_URL:-https://truststore.pki.rds.amazonaws.com/global/global-bundle.pem}"
+
+install_rds_ca_bundle() {
+  local dest
+  dest="$(target "${PREFIX}/rds-global-bundle.pem")"
+  if [[ -n "${RDS_CA_BUNDLE:-}" ]]; then
+    install -m 0644 "${RDS_CA_BUNDLE}" "${dest}"
+  elif on_host; then
+    log "RDS CA bundle from ${RDS_CA_BUNDLE_URL}"
+    curl -fsSL --retry 3 -o "${dest}.tmp" "${RDS_CA_BUNDLE_URL}"
+    grep -q 'BEGIN CERTIFICATE' "${dest}.tmp" || {
+      echo "provision.sh: ${RDS_CA_BUNDLE_URL} is not a PEM bundle" >&2
+      exit 1
+    }
+    install -m 0644 "${dest}.tmp" "${dest}"
+    rm -f "${dest}.tmp"
+  fi
+}
+
 enable_services() {
   log "enable ${ENABLED_UNITS[*]}"
   if ! on_host; then
@@ -152,6 +177,7 @@ verify_host() {
     exit 1
   }
   test -x /opt/aws/amazon-cloudwatch-agent/bin/amazon-cloudwatch-agent-ctl
+  test -s "${PREFIX}/rds-global-bundle.pem"
   sudo -u ingest "${VENV}/bin/ingest-service" --help >/dev/null
 }
 
@@ -171,6 +197,7 @@ main() {
   create_user
   install_service
   install_files
+  install_rds_ca_bundle
   enable_services
   verify_host
   clean_up

@@ -180,6 +180,11 @@ def test_user_data_env_file_configures_the_service(
     assert settings.sqs_queue_url == "https://sqs.eu-west-1.amazonaws.com/123456789012/ingest-test"
     assert str(settings.database_secret_arn).startswith("arn:aws:secretsmanager:")
     assert settings.database_host == "ingest-test.cluster-abc.eu-west-1.rds.amazonaws.com"
+    # Issue 16, finding 12: the service signs in as its own IAM user over TLS, verified against
+    # the CA bundle provision.sh installs; the master secret above is for migrations only.
+    assert (settings.database_app_user, settings.iam_database_auth) == ("ingest_app", True)
+    assert settings.database_ssl_ca == "/opt/ingest/rds-global-bundle.pem"
+    assert '"${PREFIX}/rds-global-bundle.pem"' in PROVISION.read_text()
     assert str(settings.api_keys_secret_arn).endswith(":ingest-test/api-keys-AbCdEf")
     assert settings.emf_environment == "EC2"
     assert settings.emf_namespace == "Ingest/test"  # the namespace the scaling policy tracks

@@ -27,6 +27,7 @@ USER_DATA_VARS = (
   database_host           = "ingest-test.cluster-abc.eu-west-1.rds.amazonaws.com"
   database_port           = 3306
   database_name           = "ingest"
+  database_app_user       = "ingest_app"
   secret_env = {
     INGEST_API_KEYS_SECRET_ARN = "${SM}:ingest-test/api-keys-AbCdEf"
     INGEST_WEBHOOK_SECRET_ARN  = "${SM}:ingest-test/webhook-AbCdEf"

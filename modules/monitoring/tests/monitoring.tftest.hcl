@@ -72,20 +72,20 @@ run "every_alarm_notifies_and_names_its_runbook" {
   command = plan
 
   assert {
-    condition = alltrue([for a in concat(values(aws_cloudwatch_metric_alarm.this), values(aws_cloudwatch_metric_alarm.colour_5xx), [aws_cloudwatch_metric_alarm.alb_5xx]) :
+    condition = alltrue([for a in concat(values(aws_cloudwatch_metric_alarm.this), values(aws_cloudwatch_metric_alarm.five_xx)) :
     a.alarm_actions == toset([aws_sns_topic.this.arn]) && a.ok_actions == toset([aws_sns_topic.this.arn])])
     error_message = "Every alarm must send ALARM and OK to the topic."
   }
 
   assert {
-    condition = alltrue([for a in concat(values(aws_cloudwatch_metric_alarm.this), values(aws_cloudwatch_metric_alarm.colour_5xx), [aws_cloudwatch_metric_alarm.alb_5xx]) :
+    condition = alltrue([for a in concat(values(aws_cloudwatch_metric_alarm.this), values(aws_cloudwatch_metric_alarm.five_xx)) :
       contains(["alb-5xx", "high-latency", "unhealthy-hosts", "asg-cpu", "aurora-cpu", "aurora-capacity", "aurora-connections",
     "aurora-replica-lag", "queue-backlog", "dlq-not-empty", "dead-jobs"], a.tags["runbook"])])
     error_message = "Every alarm must carry a runbook tag from the runbook list."
   }
 
   assert {
-    condition = toset([for a in concat(values(aws_cloudwatch_metric_alarm.this), values(aws_cloudwatch_metric_alarm.colour_5xx), [aws_cloudwatch_metric_alarm.alb_5xx]) : a.tags["runbook"]]) == toset([
+    condition = toset([for a in concat(values(aws_cloudwatch_metric_alarm.this), values(aws_cloudwatch_metric_alarm.five_xx)) : a.tags["runbook"]]) == toset([
       "alb-5xx", "high-latency", "unhealthy-hosts", "asg-cpu", "aurora-cpu", "aurora-capacity", "aurora-connections",
     "aurora-replica-lag", "queue-backlog", "dlq-not-empty", "dead-jobs"])
     error_message = "Every runbook must have at least one alarm."
@@ -106,7 +106,7 @@ run "default_thresholds" {
   command = plan
 
   assert {
-    condition     = aws_cloudwatch_metric_alarm.alb_5xx.threshold == 5
+    condition     = aws_cloudwatch_metric_alarm.five_xx["alb-5xx"].threshold == 5
     error_message = "The 5xx rate threshold must default to 5%."
   }
 
@@ -140,7 +140,7 @@ run "given_thresholds" {
   }
 
   assert {
-    condition     = aws_cloudwatch_metric_alarm.alb_5xx.threshold == 2 && aws_cloudwatch_metric_alarm.this["high-latency"].threshold == 0.5
+    condition     = aws_cloudwatch_metric_alarm.five_xx["alb-5xx"].threshold == 2 && aws_cloudwatch_metric_alarm.this["high-latency"].threshold == 0.5
     error_message = "Given ALB thresholds must reach the alarms."
   }
 
@@ -186,18 +186,18 @@ run "alb_5xx_uses_metric_math" {
   command = plan
 
   assert {
-    condition     = aws_cloudwatch_metric_alarm.alb_5xx.metric_name == null && length(aws_cloudwatch_metric_alarm.alb_5xx.metric_query) == 4
+    condition     = aws_cloudwatch_metric_alarm.five_xx["alb-5xx"].metric_name == null && length(aws_cloudwatch_metric_alarm.five_xx["alb-5xx"].metric_query) == 4
     error_message = "The 5xx alarm must be a metric-math alarm over four queries."
   }
 
   assert {
-    condition = toset(flatten([for q in aws_cloudwatch_metric_alarm.alb_5xx.metric_query : [for m in q.metric : m.metric_name]])) == toset([
+    condition = toset(flatten([for q in aws_cloudwatch_metric_alarm.five_xx["alb-5xx"].metric_query : [for m in q.metric : m.metric_name]])) == toset([
     "RequestCount", "HTTPCode_Target_5XX_Count", "HTTPCode_ELB_5XX_Count"])
     error_message = "The 5xx rate must combine target and ELB 5xx over RequestCount."
   }
 
   assert {
-    condition     = length([for q in aws_cloudwatch_metric_alarm.alb_5xx.metric_query : q if q.return_data == true && strcontains(coalesce(q.expression, "-"), "/ requests")]) == 1
+    condition     = length([for q in aws_cloudwatch_metric_alarm.five_xx["alb-5xx"].metric_query : q if q.return_data == true && strcontains(coalesce(q.expression, "-"), "/ requests")]) == 1
     error_message = "Exactly one expression, a ratio over requests, must drive the alarm."
   }
 }
@@ -216,7 +216,7 @@ run "deployment_health_set" {
   }
 
   assert {
-    condition     = alltrue([for q in aws_cloudwatch_metric_alarm.colour_5xx["blue"].metric_query : q.metric[0].dimensions["TargetGroup"] == "targetgroup/ingest-test-blue/73e2d6bc24d8a067" if length(q.metric) > 0])
+    condition     = alltrue([for q in aws_cloudwatch_metric_alarm.five_xx["alb-5xx-blue"].metric_query : q.metric[0].dimensions["TargetGroup"] == "targetgroup/ingest-test-blue/73e2d6bc24d8a067" if length(q.metric) > 0])
     error_message = "A colour's 5xx alarm must use its own target group's dimensions, not the load balancer's."
   }
 
