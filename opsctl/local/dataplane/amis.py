@@ -27,6 +27,7 @@ from opsctl.local.dataplane.instances import WHEEL_TAG
 from opsctl.paths import REPO
 
 DEFAULT_OUT = REPO / "var" / "amis"
+SOURCES = ("pyproject.toml", "opsctl", "service")
 
 
 class BuildError(Exception):
@@ -56,7 +57,8 @@ def build(ref: str = "HEAD", repo: Path = REPO, out: Path = DEFAULT_OUT) -> Buil
     folder.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="ami-local-") as tmp:
         archive = Path(tmp) / "src.tar"
-        _git(repo, "archive", "--format=tar", f"--output={archive}", sha)
+        # Only what the wheel is made of (a checkout may hold symlinks such as .venv).
+        _git(repo, "archive", "--format=tar", f"--output={archive}", sha, *SOURCES)
         source = Path(tmp) / "src"
         with tarfile.open(archive) as tar:
             tar.extractall(source, filter="data")
