@@ -288,6 +288,14 @@ class Load:
         return {s.record for s in self.sent if s.status == 202 and s.record is not None}
 
 
+def alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
+
+
 def register_dataset(plane: Plane) -> str:
     name = unique()
     schema = {
@@ -460,9 +468,10 @@ def test_a_killed_process_stops_getting_requests_after_the_unhealthy_threshold(
     plane: Plane,
 ) -> None:
     """SIGKILL of one of two web processes of the live colour. The bound: only requests in
-    flight on it at the kill fail (at most one per client connection, CLIENTS); a request sent
-    after the kill finds the port closed and goes to the other target, and once the checks
-    mark it unhealthy (2 failures x 1 s) it gets none."""
+    flight on it when it died fail (at most one per client connection: CLIENTS), as 502s; a
+    request sent after its death finds the port closed and goes to the other target (the local
+    load balancer retries a connection that cannot be opened), and once the checks mark it
+    unhealthy (2 failures x 1 s) it is not tried at all."""
     live = plane.live()
     fleet = plane.fleet()
     fleet.scale(live, Capacity(2, 2, 2))
@@ -484,14 +493,18 @@ def test_a_killed_process_stops_getting_requests_after_the_unhealthy_threshold(
 
     with Load(plane.lb, dataset) as load:
         time.sleep(2)
+        pid = victim["processes"]["web"]["pid"]
+        os.kill(pid, signal.SIGKILL)
+        # SIGKILL is delivered asynchronously: the process (and its sockets) is gone once it is
+        # a zombie (its parent, the data plane, reaps it) or has disappeared.
+        wait_for(lambda: not alive(pid), 10, "the killed process to die")
         killed_at = time.monotonic()
-        os.kill(victim["processes"]["web"]["pid"], signal.SIGKILL)
         wait_for(lambda: state_of(victim["id"]) == "unhealthy", 30, "the killed target unhealthy")
         unhealthy_at = time.monotonic()
         time.sleep(3)
     failed = load.failed()
     print(f"\n--- SIGKILL: {len(load.sent)} requests, {len(failed)} failed: {failed}")
     assert len(failed) <= CLIENTS, failed
-    assert all(s.start < killed_at for s in failed), failed
+    assert all(s.start < killed_at and s.status == 502 for s in failed), failed
     assert not [s for s in load.sent if s.target == victim["id"] and s.start > killed_at]
     assert any(s.start > unhealthy_at for s in load.sent)
