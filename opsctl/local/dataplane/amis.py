@@ -89,16 +89,16 @@ def _wheel(source: Path, folder: Path) -> Path:
         "[console_scripts]\n" + "".join(f"{k} = {v}\n" for k, v in scripts.items())
     ).encode()
     record = []
-    for path, data in files.items():
+    for member, data in files.items():
         digest = base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=").decode()
-        record.append(f"{path},sha256={digest},{len(data)}")
+        record.append(f"{member},sha256={digest},{len(data)}")
     record.append(f"{info}/RECORD,,")
     files[f"{info}/RECORD"] = ("\n".join(record) + "\n").encode()
     wheel = folder / f"{name}-{version}-py3-none-any.whl"
     partial = wheel.with_suffix(".partial")
     with zipfile.ZipFile(partial, "w", zipfile.ZIP_DEFLATED) as archive:
-        for path, data in files.items():
-            archive.writestr(path, data)
+        for member, data in files.items():
+            archive.writestr(member, data)
     partial.rename(wheel)
     return wheel
 

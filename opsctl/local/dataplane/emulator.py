@@ -180,7 +180,7 @@ def read(region: str, account: str = ACCOUNT) -> Snapshot:
             unhealthy_threshold=int(tg.unhealthy_threshold_count),
             matcher=str((getattr(tg, "matcher", None) or {}).get("HttpCode", "200")),
             deregistration_delay=float(
-                tg.attributes.get("deregistration_delay.timeout_seconds", 300)
+                str(tg.attributes.get("deregistration_delay.timeout_seconds", 300))
             ),
             targets=tuple(t for t in list(tg.targets) if _running(elbv2, t)),
         )

@@ -112,12 +112,11 @@ class Targets:
                 if entry is None or entry.drain_until is not None:
                     self.entries[key] = Target(group.arn, instance, group.colour, next_check=now)
         for key, entry in list(self.entries.items()):
-            group = snapshot.groups.get(entry.group)
-            registered = group is not None and entry.instance in group.targets
-            if registered:
+            owner = snapshot.groups.get(entry.group)
+            if owner is not None and entry.instance in owner.targets:
                 continue
             if entry.drain_until is None:
-                delay = group.deregistration_delay if group is not None else 0.0
+                delay = owner.deregistration_delay if owner is not None else 0.0
                 entry.drain_until = now + delay
                 entry.state, entry.reason = "draining", "Target.DeregistrationInProgress"
                 entry.description = "Target deregistration is in progress"
