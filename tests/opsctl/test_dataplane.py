@@ -397,6 +397,7 @@ def test_deploy_under_load_drops_nothing_and_follows_the_weights(plane: Plane) -
     assert {i["ami"] for i in status["instances"] if i["state"] == "running"} == {ami}
     shown = plane.opsctl("local", "status", "--admin", plane.admin)
     assert shown.code == 0, shown.output
+    print(shown.stdout)
     assert ami in shown.stdout
     assert target in shown.stdout
 
