@@ -361,9 +361,17 @@ def report(name: str, load: Load, result: Result, during: list[Sent]) -> None:
     """What docs/benchmarks.md and docs/operations.md quote (pytest -s shows it)."""
     print(f"\n--- {name}: {len(load.sent)} requests, {len(load.failed())} failed")
     for label, (count, per_colour) in sorted(shares(load).items()):
-        split = ", ".join(f"{c} {n / count:.1%}" for c, n in sorted(per_colour.items()))
-        print(f"    weights {label}: {count} requests -> {split}")
-    print(f"    p99 latency while the weights changed: {latency_p99(during) * 1000:.0f} ms")
+        parts = ", ".join(f"{c} {n / count:.1%}" for c, n in sorted(per_colour.items()))
+        print(f"    weights {label}: {count} requests -> {parts}")
+    split = [
+        s for s in during if s.weights and all(not p.endswith("=0") for p in s.weights.split(";"))
+    ]
+    print(
+        f"    during the command: {len(during)} requests, "
+        f"{len([s for s in during if s in load.failed()])} failed, "
+        f"p99 {latency_p99(during) * 1000:.0f} ms; while the traffic was split: "
+        f"{len(split)} requests, p99 {latency_p99(split) * 1000:.0f} ms"
+    )
     print(result.output)
 
 
