@@ -113,8 +113,8 @@ def _print(found: dict[str, Any]) -> None:
             i["ami"],
             Path(i["code"]).name if i["code"] != "checkout" else "checkout",
             str(i["port"]),
-            pids + ("" if i["state"] == "running" else f" [{i['state']}]"),
+            pids + ("" if i["state"] == "running" else f" ({i['state']})"),
             health or "-",
-            str(sum(t["served"] for t in i["targets"].values())),
+            str(i["served"]),
         )
     out.print(table)

@@ -42,6 +42,8 @@ def main() -> int:
     emulator = f"http://127.0.0.1:{PORTS['emulator']}"
     plane: subprocess.Popen[bytes] | None = None
     signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt))
+    # Even when started from a shell that ignores SIGINT for background jobs.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     try:
         migrated = subprocess.run(
             [sys.executable, "-m", "service.cli", "migrate"], cwd=REPO, env=env, check=False

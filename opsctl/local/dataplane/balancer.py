@@ -86,6 +86,7 @@ class Balancer:
     ) -> None:
         self.snapshot, self.targets, self.port_of = snapshot, targets, port_of
         self.served: Counter[str] = Counter()  # by colour
+        self.by_instance: Counter[str] = Counter()
         self.statuses: Counter[str] = Counter()  # by status code ("502", "503", ...)
         self.retried = 0
         self._turn = itertools.count()
@@ -179,6 +180,7 @@ class Balancer:
                 (b"x-local-weights", label.encode()),
             ]
             self.served[target.colour] += 1
+            self.by_instance[target.instance] += 1
             target.served += 1
             return status, headers, content
         return _error(503, "no healthy target", label)

@@ -108,6 +108,7 @@ class DataPlane:
                     "code": running.code,
                     "port": running.port,
                     "state": state,
+                    "served": self.balancer.by_instance[running.instance.id],
                     "processes": {
                         p.role: {"pid": p.popen.pid, "exit_code": p.exit_code}
                         for p in running.processes
@@ -184,6 +185,9 @@ async def _serve(plane: DataPlane, args: argparse.Namespace, moto: Any) -> None:
                 lifespan="off",
                 interface="asgi3",
                 proxy_headers=False,
+                # The targets' own Date (and no Server) header pass through, as from an ALB.
+                server_header=False,
+                date_header=False,
                 access_log=False,
                 log_level="warning",
                 timeout_keep_alive=keepalive,
