@@ -37,7 +37,7 @@ from botocore.config import Config
 from opsctl.bluegreen.clients import Clients
 from opsctl.bluegreen.fleet import Capacity, Fleet
 from opsctl.bluegreen.stack import Stack, discover
-from opsctl.local.processes import free_port, wait_for
+from opsctl.local.processes import free_port, port_open, wait_for
 from tests.support.mariadb import MariaDB
 from tests.support.opsctl_run import Opsctl, Result
 from tests.support.paths import REPO
@@ -504,9 +504,9 @@ def test_a_killed_process_stops_getting_requests_after_the_unhealthy_threshold(
         time.sleep(2)
         pid = victim["processes"]["web"]["pid"]
         os.kill(pid, signal.SIGKILL)
-        # SIGKILL is delivered asynchronously: the process (and its sockets) is gone once it is
-        # a zombie (its parent, the data plane, reaps it) or has disappeared.
-        wait_for(lambda: not alive(pid), 10, "the killed process to die")
+        # SIGKILL is delivered asynchronously, and a killed process's sockets close only once
+        # all its threads are gone (a zombie leader is not enough): dead = its port refuses.
+        wait_for(lambda: not alive(pid) and not port_open(victim["port"]), 10, "the killed process")
         killed_at = time.monotonic()
         wait_for(lambda: state_of(victim["id"]) == "unhealthy", 30, "the killed target unhealthy")
         unhealthy_at = time.monotonic()

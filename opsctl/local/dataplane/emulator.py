@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 ACCOUNT = "123456789012"  # moto's default account (envs/local.yaml's account_id)
+MOTO_VERSION = "5.2.5"  # what this file was written against (pyproject.toml pins it)
 
 
 def start(port: int) -> Any:
@@ -32,7 +33,16 @@ def start(port: int) -> Any:
         raise RuntimeError("run the data plane with `python -O` (moto's assert, see emulator.py)")
     os.environ.setdefault("MOTO_IAM_LOAD_MANAGED_POLICIES", "true")
     os.environ.setdefault("MOTO_ACM_VALIDATION_WAIT", "0")
+    import moto
     from moto.server import ThreadedMotoServer
+
+    if moto.__version__ != MOTO_VERSION:
+        print(
+            f"warning: moto {moto.__version__} is installed; the data plane's extension "
+            f"(opsctl/local/dataplane/emulator.py) was written against {MOTO_VERSION}",
+            file=sys.stderr,
+            flush=True,
+        )
 
     server = ThreadedMotoServer("127.0.0.1", port, verbose=False)
     server.start()
