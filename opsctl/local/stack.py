@@ -17,12 +17,17 @@ import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 from opsctl.aws import DUMMY_CREDENTIALS
 from opsctl.local.dataplane.status import STATE_FILE
 from opsctl.local.processes import port_open, stop, wait_for
 from opsctl.paths import REPO
 
+# Where the data plane records its endpoints (what `opsctl local status` reads) and keeps the
+# instances' code and logs; tests move both.
+STATE = Path(os.environ.get("OPSCTL_DATAPLANE_STATE") or STATE_FILE)
+WORKDIR = Path(os.environ.get("OPSCTL_DATAPLANE_DIR") or REPO / "var" / "dataplane")
 PORTS = {
     "emulator": int(os.environ.get("OPSCTL_EMULATOR_PORT", "4566")),
     "load balancer": int(os.environ.get("OPSCTL_LB_PORT", "8080")),
@@ -51,15 +56,15 @@ def main() -> int:
         if migrated.returncode != 0:
             print("make run-stack: `ingest-service migrate` failed (see above)")
             return 1
-        STATE_FILE.unlink(missing_ok=True)
-        with (REPO / "var" / "dataplane.log").open("ab") as log:
+        STATE.unlink(missing_ok=True)
+        with STATE.with_suffix(".log").open("ab") as log:
             plane = subprocess.Popen(
                 [
                     *(sys.executable, "-O", "-m", "opsctl.local.dataplane"),
                     *("--emulator-port", str(PORTS["emulator"])),
                     *("--lb-port", str(PORTS["load balancer"])),
                     *("--admin-port", str(PORTS["admin"])),
-                    *("--state-file", str(STATE_FILE)),
+                    *("--state-file", str(STATE), "--workdir", str(WORKDIR)),
                 ],
                 cwd=REPO,
                 env=env,
@@ -67,7 +72,7 @@ def main() -> int:
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
             )
-        wait_for(lambda: _alive(plane) and STATE_FILE.exists(), 60, "the data plane")
+        wait_for(lambda: _alive(plane) and STATE.exists(), 60, "the data plane")
         print(f"data plane up (emulator {emulator}); applying the local stack ...", flush=True)
         started = time.monotonic()
         applied = subprocess.run(
@@ -79,12 +84,12 @@ def main() -> int:
         if applied.returncode != 0:
             print(f"make run-stack: `opsctl apply local` failed ({applied.returncode})")
             return 1
-        endpoints = json.loads(STATE_FILE.read_text())
+        endpoints = json.loads(STATE.read_text())
         print(
             f"\n  applied in {time.monotonic() - started:.0f} s"
             f"\n  load balancer (the stack's listener)  {endpoints['load_balancer']}"
             f"\n  AWS emulator (moto + real health)     {endpoints['emulator']}"
-            f"   (log: var/dataplane.log)"
+            f"   (log: {STATE.with_suffix('.log')})"
             f"\n  data plane status                     {endpoints['admin']}/status"
             f"\n  database                              {env['INGEST_DATABASE_URL']}"
             "\n\n  opsctl local status"

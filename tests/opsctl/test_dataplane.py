@@ -1,8 +1,9 @@
-"""The local data plane carries real traffic (opsctl/local/dataplane/): the `local` stack applied
-once to the data plane's emulator, real service processes per instance sharing one MariaDB, a
-real load balancer in front, and target health from real checks. Nothing is mocked: a bounded
-client load goes through the load balancer while the real `opsctl bluegreen` CLI deploys, rolls
-back, and meets a bad AMI or a killed process.
+"""The local data plane carries real traffic (opsctl/local/dataplane/): `make run-stack` (the
+fixture starts opsctl/local/stack.py) applies the `local` stack once to the data plane's
+emulator; real service processes per instance share one MariaDB, a real load balancer is in
+front, and target health comes from real checks. Nothing is mocked: a bounded client load goes
+through the load balancer while the real `opsctl bluegreen` CLI deploys, rolls back, and meets a
+bad AMI or a killed process; the last test stops `make run-stack` with Ctrl-C.
 
 Health-check settings are tightened on both target groups after the apply (interval 1 s, timeout
 1 s, thresholds 2 / 2, deregistration delay 3 s) so that the tests take seconds; AWS's own
@@ -13,6 +14,7 @@ router fails it about once in 15,000 runs.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import os
@@ -63,6 +65,8 @@ class Plane:
     mariadb: MariaDB
     database: str
     amis: Path
+    process: subprocess.Popen[bytes]  # `make run-stack` (python -m opsctl.local.stack)
+    log: Path
 
     def clients(self) -> Clients:
         return Clients.create(REGION, self.emulator)
@@ -127,30 +131,40 @@ def plane(
         INGEST_METRICS_INTERVAL_SECONDS="3600",
     )
     env.pop("PYTHONPATH", None)
-    migrated = subprocess.run(
-        [sys.executable, "-m", "service.cli", "migrate"], cwd=REPO, env=env, capture_output=True
-    )
-    assert migrated.returncode == 0, migrated.stderr
     ports = {name: free_port() for name in ("emulator", "lb", "admin")}
     state = root / "dataplane.json"
-    log = (root / "dataplane.log").open("wb")
-    process = subprocess.Popen(
-        [
-            *(sys.executable, "-O", "-m", "opsctl.local.dataplane"),
-            *("--emulator-port", str(ports["emulator"]), "--lb-port", str(ports["lb"])),
-            *("--admin-port", str(ports["admin"]), "--workdir", str(root / "work")),
-            *("--state-file", str(state)),
-        ],
-        cwd=REPO,
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
+    shutil.copytree(REPO / "envs", root / "envs", ignore=shutil.ignore_patterns("templates"))
+    # `make run-stack` itself (opsctl/local/stack.py): migrate, data plane, `opsctl apply local`.
+    env |= {
+        "OPSCTL_EMULATOR_PORT": str(ports["emulator"]),
+        "OPSCTL_LB_PORT": str(ports["lb"]),
+        "OPSCTL_ADMIN_PORT": str(ports["admin"]),
+        "OPSCTL_DATAPLANE_STATE": str(state),
+        "OPSCTL_DATAPLANE_DIR": str(root / "work"),
+        "OPSCTL_ENVS_DIR": str(root / "envs"),
+        "OPSCTL_BUILD_DIR": str(root / "build"),
+        "NO_COLOR": "1",
+    }
+    env.pop("OPSCTL_EMULATOR_URL", None)
+    log_path = root / "run-stack.log"
+    with log_path.open("wb") as log:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "opsctl.local.stack"],
+            cwd=REPO,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,  # SIGINT to it alone, as Ctrl-C to the foreground job
+        )
+
+    def applied() -> bool:
+        if process.poll() is not None:
+            raise RuntimeError(f"run-stack exited:\n{log_path.read_text()[-5000:]}")
+        return "Ctrl-C stops everything" in log_path.read_text(errors="replace")
+
     try:
-        wait_for(state.exists, 60, "the data plane")
+        wait_for(applied, 900, "make run-stack to apply the local stack")
         endpoints = json.loads(state.read_text())
-        shutil.copytree(REPO / "envs", root / "envs", ignore=shutil.ignore_patterns("templates"))
         opsctl = Opsctl(root / "envs", root / "build", endpoints["emulator"])
         found = Plane(
             opsctl,
@@ -160,9 +174,9 @@ def plane(
             mariadb,
             database,
             root / "amis",
+            process,
+            log_path,
         )
-        applied = opsctl("apply", ENV, "--yes", env_extra=BG_ENV)
-        assert applied.code == 0, applied.output
         clients = found.clients()
         stack = found.stack()
         # Below AWS's minimums (interval 5 s, timeout 2 s), which botocore enforces: unchecked.
@@ -193,14 +207,36 @@ def plane(
         found.wait_serving(found.live())
         yield found
     finally:
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(60)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait()
-        log.close()
+        for pid in descendants(process.pid):
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGTERM)
+        if process.poll() is None:
+            process.send_signal(signal.SIGINT)
+            try:
+                process.wait(60)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
         mariadb.sql(f"DROP DATABASE IF EXISTS {database}")
+
+
+def descendants(pid: int) -> set[int]:
+    """Every process below `pid` (children, their children, ...), from /proc."""
+    parents: dict[int, int] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            parents[int(stat.parent.name)] = int(stat.read_text().rsplit(")", 1)[1].split()[1])
+        except (OSError, ValueError, IndexError):
+            continue
+    found: set[int] = set()
+    todo = [pid]
+    while todo:
+        current = todo.pop()
+        for child, parent in parents.items():
+            if parent == current and child not in found:
+                found.add(child)
+                todo.append(child)
+    return found
 
 
 # --- the client load ----------------------------------------------------------------------
@@ -517,3 +553,17 @@ def test_a_killed_process_stops_getting_requests_after_the_unhealthy_threshold(
     assert all(s.start < killed_at and s.status == 502 for s in failed), failed
     assert not [s for s in load.sent if s.target == victim["id"] and s.start > killed_at]
     assert any(s.start > unhealthy_at for s in load.sent)
+
+
+def test_ctrl_c_stops_everything_run_stack_started(plane: Plane) -> None:
+    """`make run-stack` showed its progress while the stack applied; Ctrl-C (SIGINT to it alone,
+    what a terminal sends the foreground job) stops the data plane and every instance process."""
+    output = plane.log.read_text(errors="replace")
+    assert "applying the local stack" in output
+    assert "Still creating..." in output or "Creation complete" in output  # terraform's progress
+    started = descendants(plane.process.pid)
+    assert len(started) >= 3, "expected the data plane and an instance's web and worker"
+    plane.process.send_signal(signal.SIGINT)
+    assert plane.process.wait(60) == 0
+    wait_for(lambda: not any(alive(pid) for pid in started), 30, "everything it started to exit")
+    assert not port_open(int(plane.lb.rsplit(":", 1)[1]))

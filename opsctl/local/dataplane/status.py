@@ -13,10 +13,12 @@ from opsctl.paths import REPO
 STATE_FILE = REPO / "var" / "dataplane.json"
 
 
-def admin_url(flag: str | None = None, state_file: Path = STATE_FILE) -> str | None:
-    """--admin, else $OPSCTL_DATAPLANE_URL, else what the running data plane recorded."""
+def admin_url(flag: str | None = None) -> str | None:
+    """--admin, else $OPSCTL_DATAPLANE_URL, else what the running data plane recorded (in
+    $OPSCTL_DATAPLANE_STATE, default var/dataplane.json)."""
     if flag or os.environ.get("OPSCTL_DATAPLANE_URL"):
         return flag or os.environ["OPSCTL_DATAPLANE_URL"]
+    state_file = Path(os.environ.get("OPSCTL_DATAPLANE_STATE") or STATE_FILE)
     try:
         return str(json.loads(state_file.read_text())["admin"])
     except (OSError, ValueError, KeyError):
