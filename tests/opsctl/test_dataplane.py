@@ -515,8 +515,9 @@ def test_a_killed_process_stops_getting_requests_after_the_unhealthy_threshold(
     """SIGKILL of one of two web processes of the live colour. The bound: only requests in
     flight on it when it died fail (at most one per client connection: CLIENTS), as 502s; a
     request sent after its death finds the port closed and goes to the other target (the local
-    load balancer retries a connection that cannot be opened), and once the checks mark it
-    unhealthy (2 failures x 1 s) it is not tried at all."""
+    load balancer retries a connection that cannot be opened; an ALB would answer those 502 until
+    the checks take the target out: docs/local.md), and once the checks mark it unhealthy
+    (2 failures x 1 s) it is not tried at all."""
     live = plane.live()
     fleet = plane.fleet()
     fleet.scale(live, Capacity(2, 2, 2))
