@@ -62,6 +62,14 @@ class Outcome:
     command_id: str
 
 
+def runs_commands(emulator_url: str | None) -> bool:
+    """Whether SSM Run Command really runs commands where opsctl talks to. On AWS it does. The
+    emulator (moto) accepts SendCommand and runs nothing, answering every invocation `Success`
+    with no output, so a release there skips its SSM migration steps rather than record them
+    done (tests that play the instance's side turn this on)."""
+    return emulator_url is None
+
+
 def find_target(engine: Engine, colour: str | None = None) -> Target:
     """An InService instance of `colour` (default: the colour taking traffic). A release's
     expand runs on the new colour, whose AMI ships the revisions, while it has no traffic."""
