@@ -152,7 +152,10 @@ def test_rollback_past_a_contract_is_refused_without_force(
     assert refused.code == Exit.ABORTED, refused.output
     assert "contracted the schema to revision 0003 for ami-0123456789abcdef0" in refused.stderr
     assert "--force" in refused.stderr
-    forced = opsctl("bluegreen", "rollback", ENV, "--yes", "--force")
+    # No deregistration delay (300 s by default, before the old colour is scaled to 0) and
+    # fast polls: the waits only cost CI time here (this took over 5 minutes).
+    fast = {"OPSCTL_BG_POLL_SECONDS": "0.2", "OPSCTL_BG_DRAIN_SECONDS": "0"}
+    forced = opsctl("bluegreen", "rollback", ENV, "--yes", "--force", env_extra=fast)
     assert forced.code != Exit.ABORTED, forced.output
     assert "--force given: rolling back anyway" in forced.stderr
 
@@ -255,3 +258,8 @@ def test_release_status_is_read_from_the_shared_log_on_another_machine(
     assert (status["release"], status["ami"]) == (run.id, "ami-0123456789abcdef0")
     assert status["steps"]["plan"] == "done"
     assert status["steps"]["deploy"] == "interrupted"
+    # `release resume` reads the same shared log: Bob finds Alice's release (here finished).
+    run.log("release", "rolled_back")
+    resumed = bob("release", "resume", ENV, "--yes")
+    assert resumed.code == 0, resumed.output
+    assert f"Release {run.id} is rolled_back: nothing to resume." in resumed.stdout
