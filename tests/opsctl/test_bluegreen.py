@@ -850,6 +850,7 @@ def test_release_expands_on_a_new_colour_instance_before_it_passes_health_instan
     assert contract[1].instance_ids[0] in running_amis(env, new)
     assert running_amis(env, live) == {}
     assert "applied 0004" in contract[1].stdout
+    assert "applied 0003" not in contract[1].stdout  # main's contract applied expand with it
     code, out, err = instance.run_service(["schema", "status", "--json"])
     assert (code, json.loads(out)["current"]) == (0, "0004"), err
     assert run.outcome == "done"
