@@ -40,7 +40,7 @@ def local_ami(
         built = amis.build(ref, repo, out)
     except amis.BuildError as error:
         raise fail(f"local AMI of {ref}: {error}") from None
-    ec2 = aws.client("ec2", region, url)
+    ec2 = aws.client("ec2", region, url, role_arn=None)  # the emulator: no role to assume
     try:
         ami = amis.register(ec2, built, architecture)
     except Exception as error:  # the emulator is not running, ...
