@@ -340,3 +340,31 @@ def test_deploy_resume_expects_the_recorded_options_not_the_cli_defaults(
     ttl, defaults = deploy_ttl([50], 60.0, 30.0), deploy_ttl([10, 50], None, 900.0)
     assert defaults - ttl > 3600  # the two are far apart, so the check below tells them apart
     assert abs(expected - ttl) < 600, (expected, ttl, defaults)
+
+
+def test_a_grant_whose_answer_was_lost_and_retried_is_still_ours(store: lock.Store) -> None:
+    """botocore retries a PutItem whose response was lost (standard retry mode: a connection
+    reset after the request was sent); the retry then fails its condition on the item the first
+    attempt wrote. Played here: the first PutItem reaches DynamoDB (moto), then the retry runs."""
+    store.acquire("crashed run", "someone who crashed")
+    age(store)
+    rival = lock.Store(store.dynamodb, store.table, store.env)
+
+    class Retrying:
+        def __init__(self, client: Any) -> None:
+            self.client = client
+
+        def __getattr__(self, name: str) -> Any:
+            return getattr(self.client, name)
+
+        def put_item(self, **kwargs: Any) -> Any:
+            self.client.put_item(**kwargs)
+            return self.client.put_item(**kwargs)  # the retry: ConditionalCheckFailedException
+
+    store.dynamodb = Retrying(store.dynamodb)
+    lease = store.acquire("test", "me")
+    assert rival.read() is not None
+    assert (rival.read() or lease).token == lease.token
+    lease.check()
+    with pytest.raises(lock.LockHeld):  # and a real rival still loses
+        rival.acquire("test", "someone else")
