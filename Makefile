@@ -50,11 +50,12 @@ ami-local: setup
 	@$(VENV)/bin/opsctl local ami --ref $(REF)
 
 # Two workers, one test file each at a time: most of the suite waits on the emulator, terraform
-# and MariaDB, so the slow files (the applied stacks, the modules) overlap. PYTEST_WORKERS=0 runs
-# everything in one process.
+# and MariaDB, so the slow files (the applied stacks, the modules) overlap. The files that apply
+# whole stacks start first (tests/conftest.py orders them; --no-loadscope-reorder keeps that
+# order). PYTEST_WORKERS=0 runs everything in one process.
 PYTEST_WORKERS ?= 2
 test: setup
-	$(VENV)/bin/pytest $(if $(filter 0,$(PYTEST_WORKERS)),,-n $(PYTEST_WORKERS) --dist loadfile) $(PYTEST_ARGS)
+	$(VENV)/bin/pytest $(if $(filter 0,$(PYTEST_WORKERS)),,-n $(PYTEST_WORKERS) --dist loadfile --no-loadscope-reorder) $(PYTEST_ARGS)
 
 lint: setup
 	$(VENV)/bin/ruff check .
