@@ -12,7 +12,7 @@ BENCH_PACKAGES := php-fpm php-mysql
 
 export CHECKPOINT_DISABLE := 1
 
-.PHONY: setup debian-packages bench-packages run test lint fmt docs bench clean ami
+.PHONY: setup debian-packages bench-packages run run-stack ami-local test lint fmt docs bench clean ami
 
 setup: $(VENV)/.installed $(CHECKOV_VENV)/.installed debian-packages
 
@@ -38,12 +38,24 @@ debian-packages bench-packages:
 run: setup
 	$(PY) -m opsctl.local.devstack
 
+# The whole local environment: the emulator with the data plane (load balancer, real target
+# health, one service process pair per instance), the applied `local` stack (docs/local.md).
+run-stack: setup
+	$(PY) -m opsctl.local.stack
+
+# A local "AMI": a wheel of REF (default HEAD) registered in the running emulator; the id is the
+# last line: `opsctl bluegreen deploy local --ami "$$(make -s ami-local | tail -n 1)"`.
+REF ?= HEAD
+ami-local: setup
+	@$(VENV)/bin/opsctl local ami --ref $(REF)
+
 # Two workers, one test file each at a time: most of the suite waits on the emulator, terraform
-# and MariaDB, so the slow files (the applied stacks, the modules) overlap. PYTEST_WORKERS=0 runs
-# everything in one process.
+# and MariaDB, so the slow files (the applied stacks, the modules) overlap. The files that apply
+# whole stacks start first (tests/conftest.py orders them; --no-loadscope-reorder keeps that
+# order). PYTEST_WORKERS=0 runs everything in one process.
 PYTEST_WORKERS ?= 2
 test: setup
-	$(VENV)/bin/pytest $(if $(filter 0,$(PYTEST_WORKERS)),,-n $(PYTEST_WORKERS) --dist loadfile) $(PYTEST_ARGS)
+	$(VENV)/bin/pytest $(if $(filter 0,$(PYTEST_WORKERS)),,-n $(PYTEST_WORKERS) --dist loadfile --no-loadscope-reorder) $(PYTEST_ARGS)
 
 lint: setup
 	$(VENV)/bin/ruff check .

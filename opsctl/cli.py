@@ -38,6 +38,7 @@ COMMANDS: dict[str, Entry] = {
         ("release", "release", "Release an AMI: plan, expand, deploy, contract (resumable)."),
         ("migrate", "migrate", "Database migrations (Alembic) under a lock."),
         ("runbook", "runbook", "Incident runbooks: list, show, for-alarm, run, test."),
+        ("local", "local", "The local data plane: AMIs built from git, status behind the LB."),
     ]
 }
 

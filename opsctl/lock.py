@@ -238,8 +238,17 @@ class Store:
         try:
             self.dynamodb.put_item(TableName=self.table, Item=item, **condition)
         except self.dynamodb.exceptions.ConditionalCheckFailedException:
-            # Someone else wrote between our read and our write: they won.
-            raise LockHeld(self.read() or _to_lock(item), raced=True) from None
+            winner = self.read()
+            # The SDK retries a PutItem whose answer was lost; the retry then fails its own
+            # condition although the first attempt wrote our grant. Only then is it ours.
+            ours = _to_lock(item)
+            if winner is None or (winner.token, winner.where, winner.since) != (
+                ours.token,
+                ours.where,
+                ours.since,
+            ):
+                # Someone else wrote between our read and our write: they won.
+                raise LockHeld(winner or ours, raced=True) from None
         return Lease(
             self, token, holder, command, lease_seconds, started + lease_seconds, monotonic
         )

@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import ssl
+import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
@@ -101,11 +102,27 @@ def tls_context(settings: Settings) -> ssl.SSLContext:
     return context
 
 
-def iam_token(settings: Settings) -> str:
+# A token is reused for this long, then a new one is made. AWS throttles IAM database sign-ins
+# at 200 new connections a second, but not those presenting a token already used (Aurora User
+# Guide, "Limitations for IAM database authentication": reuse tokens), and after a failover
+# every pool reconnects at once. A token lasts 15 minutes; it also dies with the role
+# credentials that signed it, which botocore renews 10-15 minutes before they expire, so a
+# token at most 10 minutes old is always still good.
+IAM_TOKEN_REUSE_SECONDS = 600.0
+_iam_tokens: dict[tuple[str | None, int, str | None], tuple[str, float]] = {}
+
+
+def iam_token(settings: Settings, clock: Callable[[], float] = time.monotonic) -> str:
     """An IAM database authentication token for database_app_user: a SigV4-presigned
     `host:port/?Action=connect&DBUser=...` signed locally with the instance role's credentials.
-    It is valid for 15 minutes and only checked when a connection signs in."""
-    return str(
+    It is valid for 15 minutes and only checked when a connection signs in; one is shared by
+    the connections made within IAM_TOKEN_REUSE_SECONDS."""
+    key = (settings.database_host, settings.database_port, settings.database_app_user)
+    now = clock()
+    cached = _iam_tokens.get(key)
+    if cached is not None and now - cached[1] < IAM_TOKEN_REUSE_SECONDS:
+        return cached[0]
+    token = str(
         aws.client("rds", settings).generate_db_auth_token(
             DBHostname=settings.database_host,
             Port=settings.database_port,
@@ -113,6 +130,8 @@ def iam_token(settings: Settings) -> str:
             Region=aws.region(settings),
         )
     )
+    _iam_tokens[key] = (token, now)
+    return token
 
 
 def mysql_error_code(error: BaseException) -> int | None:
@@ -206,9 +225,10 @@ def connect_args(settings: Settings, as_app: bool) -> dict[str, Any]:
 
 
 def _iam_token(engine: AsyncEngine, settings: Settings) -> None:
-    """A fresh token for every new connection (a pooled one keeps its session after the token
-    expired: the token only signs in). asyncmy answers the server's mysql_clear_password request
-    with it, inside the TLS session `connect_args` requires."""
+    """A token for every new connection (iam_token: shared for up to 10 minutes; a pooled
+    connection keeps its session after the token expired: the token only signs in). asyncmy
+    answers the server's mysql_clear_password request with it, inside the TLS session
+    `connect_args` requires."""
 
     from botocore.exceptions import BotoCoreError
 

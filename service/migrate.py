@@ -446,6 +446,9 @@ def app_user_statements(settings: Settings, database: str) -> list[tuple[str, di
                 "IDENTIFIED WITH AWSAuthenticationPlugin AS 'RDS'",
                 {},
             ),
+            # An account made earlier with a password (by hand, or in password mode) is
+            # switched to the plugin: CREATE ... IF NOT EXISTS leaves it as it was.
+            (f"ALTER USER {account} IDENTIFIED WITH AWSAuthenticationPlugin AS 'RDS'", {}),
             (f"ALTER USER {account} REQUIRE SSL", {}),
             (grant, {}),
         ]

@@ -30,7 +30,7 @@ class Settings(BaseSettings):
     # user for everything (the embedded SQLite default, single-user setups).
     database_app_user: str | None = Field(default=None, pattern=r"^[A-Za-z0-9_]{1,32}$")
     # How the app user signs in: `iam` (Aurora's IAM database authentication: a token from
-    # rds generate_db_auth_token for every new connection, over verified TLS only) or
+    # rds generate_db_auth_token, reused for 10 minutes (db.iam_token), over verified TLS) or
     # `password` (MariaDB, which has no AWSAuthenticationPlugin: local runs and tests).
     database_app_auth: Literal["iam", "password"] = "iam"
     database_app_password: SecretStr | None = None  # only with `password`

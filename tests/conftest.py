@@ -8,6 +8,7 @@ from __future__ import annotations
 import os
 import shutil
 import uuid
+from collections import Counter
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -18,6 +19,29 @@ from opsctl.local.emulator import MotoServer
 from opsctl.terraform.runner import Terraform, plugin_dir
 from tests.support.mariadb import PASSWORD, USER, MariaDB, tools_present
 from tests.support.tools import require
+
+# The files that apply whole stacks on moto run for 10+ minutes each, mostly waiting on the
+# provider. They go first, one per xdist worker, so every other file overlaps with them instead of
+# leaving one worker alone with a long file at the end (docs/development.md, CI).
+LONG_FILES = ("tests/opsctl/test_lifecycle.py", "tests/opsctl/test_stack.py")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The long files first, then the others by test count (what xdist's own reordering does;
+    the Makefile turns that off with --no-loadscope-reorder so this order holds). Stable: the
+    tests of one file keep their order."""
+
+    def file_of(item: pytest.Item) -> str:
+        return item.nodeid.split("::")[0]
+
+    counts = Counter(file_of(item) for item in items)
+    rank = {name: i for i, name in enumerate(LONG_FILES)}
+
+    def key(item: pytest.Item) -> tuple[int, int, str]:
+        name = file_of(item)
+        return rank.get(name, len(rank)), -counts[name], name
+
+    items.sort(key=key)
 
 
 @pytest.fixture(scope="session")

@@ -9,7 +9,9 @@ from typing import Annotated, Any
 
 import typer
 
+from opsctl import aws
 from opsctl.aws import emulator_from
+from opsctl.bluegreen import record
 from opsctl.bluegreen.clients import Clients
 from opsctl.bluegreen.engine import BlueGreenError, Engine, Guard, Result
 from opsctl.bluegreen.fleet import Capacity
@@ -111,6 +113,22 @@ def deploy_ttl(canary: list[int], bake: float | None, keep_old: float) -> float:
     timings = Timings.from_env()
     bake = 3600 if bake is None else bake
     return 2 * timings.healthy_timeout + 2 * len(canary) * bake + keep_old + 3600
+
+
+def recorded_ttl(environment: Environment, emulator: str | None) -> float | None:
+    """`deploy --resume`: deploy_ttl from the recorded deployment's own canary, bake and
+    keep-old (what the resumed run will do), not the CLI's defaults; None when none is
+    recorded."""
+    ssm = aws.client(
+        "ssm",
+        environment.region,
+        emulator_from(emulator, environment),
+        role_arn=environment.assume_role_arn,
+    )
+    deployment = record.load_deployment(ssm, environment.name)
+    if deployment is None:
+        return None
+    return deploy_ttl(deployment.canary, deployment.bake, deployment.keep_old)
 
 
 def parse_options(canary: str, bake: str, keep_old: str) -> tuple[list[int], float | None, float]:

@@ -26,6 +26,7 @@ from opsctl.bluegreen.connect import (
     finish,
     open_engine,
     parse_options,
+    recorded_ttl,
 )
 from opsctl.lock import cli_lock, whoami
 from opsctl.release.gates import guard_rollback
@@ -160,6 +161,9 @@ def bluegreen_deploy(
     report = ConsoleReport()
     url, role = emulator_from(emulator, environment), environment.assume_role_arn
     ttl = deploy_ttl(steps, bake_s, keep_s)
+    if resume:  # the resumed run does what was recorded, whatever the flags' defaults say
+        with errors(env, "deploy"):
+            ttl = recorded_ttl(environment, emulator) or ttl
     held = cli_lock(env, environment.region, url, "bluegreen deploy", ttl, role_arn=role)
     with held, errors(env, "deploy"):
         engine = open_engine(environment, emulator, report, min_healthy)

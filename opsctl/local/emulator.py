@@ -12,6 +12,8 @@ from pathlib import Path
 from opsctl.aws import DUMMY_CREDENTIALS
 from opsctl.local.processes import free_port, stop, wait_for
 
+MOTO_MAIN = "opsctl.local.moto_fixes"  # moto.server, with the fixes that module names
+
 
 @dataclass
 class MotoServer:
@@ -35,8 +37,9 @@ class MotoServer:
         self.process = subprocess.Popen(
             # -O: moto 5.2.5 stores the UserData of CreateLaunchTemplateVersion unencoded and an
             # `assert` in its Auto Scaling code then fails every scale-out from that version
-            # (HTTP 500). opsctl bluegreen adds such versions; -O skips the assert.
-            [sys.executable, "-O", "-m", "moto.server", "-H", "127.0.0.1", "-p", str(self.port)],
+            # (HTTP 500). opsctl bluegreen adds such versions; -O skips the assert. moto_fixes
+            # runs moto.server with the other crashes of moto repaired (docs/emulator.md).
+            [sys.executable, "-O", "-m", MOTO_MAIN, "-H", "127.0.0.1", "-p", str(self.port)],
             env=env,
             stdout=log,
             stderr=subprocess.STDOUT,

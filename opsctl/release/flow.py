@@ -33,7 +33,7 @@ from opsctl.migrate import remote
 from opsctl.migrate.run import run_phase
 from opsctl.release.gates import ContractRefused, check_contract
 from opsctl.release.gates import record_contract as _record
-from opsctl.release.log import MIGRATIONS_ON_EMULATOR, SharedLog
+from opsctl.release.log import FINISHED, MIGRATIONS_ON_EMULATOR, SharedLog
 from opsctl.terraform.steps import apply_saved, refuse_certificate_wait, terraform_step
 from opsctl.terraform.workspace import Workspace
 from opsctl.ui import ConsoleReport, confirm, console, fail
@@ -67,15 +67,16 @@ def run_release(
         try:
             if run.status_of("plan") != "done":
                 _release_plan(environment, run, url, yes)
-            if run.status_of("expand-migrations") not in ("done", "skipped") and (
-                database_url or url
+            if run.status_of("expand-migrations") not in FINISHED and (
+                database_url or not remote.runs_commands(url)
             ):
-                # Here, or skipped on the emulator; against AWS expand runs on the new colour
-                # during the deploy (expand_on_new_colour below).
+                # Here (--database-url), or skipped where Run Command runs nothing (the
+                # emulator); otherwise expand runs on the new colour during the deploy
+                # (expand_on_new_colour below), from the AMI being released.
                 _release_migrations(environment, run, "expand", url, database_url)
             if run.status_of("deploy") != "done":
                 _release_deploy(environment, run, emulator, resumed)
-            if run.status_of("contract-migrations") not in ("done", "skipped"):
+            if run.status_of("contract-migrations") not in FINISHED:
                 _release_contract(environment, run, emulator, database_url)
         except typer.Exit as stop:
             if stop.exit_code == Exit.ROLLED_BACK:
@@ -140,10 +141,12 @@ def _release_migrations(
     database_url: str | None,
 ) -> None:
     """`opsctl migrate up --phase PHASE` on --database-url or a live-colour instance (we hold
-    the environment lock already). A lock held (3) or a lint refusal (4) keeps its exit code."""
+    the environment lock already). A lock held (3) or a lint refusal (4) keeps its exit code.
+    Through SSM the service on the instance lints the pending revisions itself: the AMI's, never
+    the operator's checkout."""
 
     step = f"{phase}-migrations"
-    if emulator and not database_url:
+    if not database_url and not remote.runs_commands(emulator):
         detail = MIGRATIONS_ON_EMULATOR.format(phase=phase)
         run.log(step, "skipped", detail=detail)
         console().print(f"  [yellow]skipped[/] {step}: {detail}", soft_wrap=True)
@@ -299,7 +302,11 @@ def expand_on_new_colour(engine: Any, run: Any, logs: Any) -> Step:
             command=up.command_id,
             detail=f"expand ran on {colour} (0% traffic) from {run.ami}",
         )
-        engine.report.step(f"expand migrations ran on {colour} from {run.ami}")
+        applied = [line.strip() for line in up.stdout.splitlines() if "applied" in line]
+        engine.report.step(
+            f"expand migrations ran on {colour} from {run.ami}"
+            + (f": {'; '.join(applied)}" if applied else "")
+        )
 
     return before
 

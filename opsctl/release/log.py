@@ -22,8 +22,8 @@ FINISHED = ("done", "skipped")
 # Without --database-url the migrations run through SSM, which moto cannot execute.
 MIGRATIONS_ON_EMULATOR = (
     "the emulator cannot run commands on instances (SSM Run Command), so `opsctl migrate up"
-    " --phase {phase}` is skipped here (pass --database-url to run it); against AWS it runs on a"
-    " live-colour instance"
+    " --phase {phase}` is skipped here (pass --database-url to run it); against AWS expand runs"
+    " on an instance of the new colour before it serves, contract on the live one"
 )
 
 

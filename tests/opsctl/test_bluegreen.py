@@ -720,6 +720,147 @@ def test_release_refuses_a_destructive_expand_revision_before_any_traffic_moves(
     assert env.fleet().weights() == {other(live): 100, live: 0}
 
 
+# --- a release whose expand runs on the new colour (the instance's side played here) -----------
+RELEASE_EXPAND = 'op.add_column("jobs", sa.Column("release_note", sa.String(32), nullable=True))'
+RELEASE_CONTRACT = 'op.drop_column("jobs", "release_note")'
+
+
+def test_release_expands_on_a_new_colour_instance_before_it_passes_health_instance_played_here(
+    env: Env, db: tuple[MariaDB, str, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A release on the applied stack, `opsctl release`'s own flow from the plan on (the plan
+    step's terraform run is tested above). Main ran expand over SSM on an instance of the LIVE
+    colour (its old AMI lacks the new revisions) and linted the operator's checkout.
+
+    Real: moto (ASGs, listener, SSM SendCommand, EC2), MariaDB, and one `ingest-service serve`
+    process running the release's code (its revisions: the AMI's folder) that plays the new
+    colour's instance. MOCK (moto's SSM runs nothing): the instance's side of each Run Command is
+    played by running its `ingest-service ...` here against that MariaDB with the AMI's
+    revisions (tests/support/played_instance.py); and the ALB's health check of the new colour
+    is that process's GET /health (HealthFromService).
+
+    Shown: the new colour's code answers 503 "schema behind" (so its targets fail the health
+    check) until expand ran; expand was sent to an InService instance of the NEW colour, which
+    boots the release's AMI, at 0 % traffic, after scale-up and before wait-healthy; lint and
+    the head check ran there, on the AMI's revisions (the operator's checkout, whose lint fails,
+    was never linted); contract ran last, on the live colour, once the old one was gone."""
+    import httpx
+
+    from opsctl import aws as aws_factory
+    from opsctl.config import load
+    from opsctl.migrate.local import run_service
+    from opsctl.release.flow import run_release
+    from opsctl.release.log import Release, SharedLog
+    from opsctl.terraform import render
+    from tests.support.played_instance import (
+        HealthFromService,
+        LocalInstance,
+        Sent,
+        health_code,
+        install,
+    )
+    from tests.support.service import FAST, Processes
+
+    url = db[2]
+    ami_revisions = tmp_path / "ami-versions"  # what the release's AMI ships beyond 0002
+    write_revision(ami_revisions, "0003", RELEASE_EXPAND)
+    write_revision(ami_revisions, "0004", RELEASE_CONTRACT, phase="contract", down="0003")
+    checkout = tmp_path / "checkout-versions"  # the operator's checkout: a destructive expand
+    write_revision(checkout, "0003", 'op.drop_column("jobs", "schema_version")')
+    monkeypatch.setenv("INGEST_MIGRATIONS_EXTRA", str(checkout))
+    assert run_service(["schema", "lint"]).code == 1  # linting the checkout would refuse
+
+    real = env.clients()
+    stack = env.stack(real)
+    live = env.engine(real).live()
+    new = other(live)
+    ami = env.new_ami("expand-on-new")
+    instance = LocalInstance(aws_factory.client("ssm", REGION, env.url), url, ami_revisions)
+    code, out, err = instance.run_service(["schema", "up", "--revision=0002"])  # the old schema
+    assert code == 0, out + err
+    processes = Processes(tmp_path)
+    try:
+        _service, base = processes.serve(
+            {"database_url": url, "migrations_extra": str(ami_revisions), **FAST}
+        )
+        held = httpx.get(f"{base}/health", timeout=10)
+        assert held.status_code == 503, held.text
+        assert held.json()["error"]["message"] == (
+            "schema behind: database at 0002, this code needs 0003"
+        )
+
+        events: list[tuple[Any, ...]] = []
+
+        def on_send(sent: Sent) -> None:
+            deployment = record.load_deployment(real.ssm, ENV)
+            assert deployment is not None
+            done = [step for step, _at in deployment.steps]
+            weights = Fleet(real, stack).weights()
+            events.append(("send", sent, weights, done, deployment.target, health_code(base)))
+
+        instance.on_send = on_send
+        health = HealthFromService(
+            aws_factory.client("elbv2", REGION, env.url), stack.target_group[new], base, events
+        )
+        install(monkeypatch, instance, health)
+        monkeypatch.setattr(render, "BUILD", env.opsctl.build_dir)
+        monkeypatch.setenv("OPSCTL_BG_HEALTHY_TIMEOUT", "120")
+        monkeypatch.setenv("OPSCTL_MIGRATE_POLL_SECONDS", "0.05")
+        options = {
+            "canary": [50],
+            "bake": 0.0,
+            "keep_old": 0.0,
+            "migrations": "environment",
+            "schema_head": "0004",
+        }
+        run = Release.new(ENV, ami, options, SharedLog(real.s3, BUCKET, ENV))
+        run.log("plan", "done", detail="no infrastructure changes pending")
+        run_release(load(ENV), run, env.url, True, None)
+    finally:
+        processes.stop_all()
+
+    sends = [e for e in events if e[0] == "send"]
+    assert [e[1].action for e in sends] == [
+        "lint",
+        "status --json",
+        "up --phase=expand",
+        "up --phase=contract",
+    ]
+    codes = [e[1].code for e in sends]
+    assert codes == [0, 2, 0, 0], [(e[1].action, e[1].stderr) for e in sends]  # 2: pending
+    expand = next(e for e in sends if e[1].action == "up --phase=expand")
+    _, sent, weights, done, target, code_then = expand
+    assert target == new
+    (instance_id,) = sent.instance_ids
+    assert all(e[1].instance_ids == [instance_id] for e in sends[:3])  # lint, head, expand
+    assert instance_id in running_amis(env, new)  # an instance of the NEW colour ...
+    assert running_amis(env, new)[instance_id] == ami  # ... booting the release's AMI
+    assert weights[new] == 0  # no traffic yet
+    assert "scale-up" in done
+    assert "wait-healthy" not in done  # before the engine waits for health
+    assert code_then == 503  # its code was held back until now
+    assert "applied 0003" in sent.stdout
+    # The new colour's targets failed their health check until expand ran, passed after.
+    at = events.index(expand)
+    assert all(e[1] != 200 for e in events[:at] if e[0] == "health")
+    assert any(e[1] == 200 for e in events[at:] if e[0] == "health")
+    # Contract: after the switch, on the live (new) colour, the old one scaled away.
+    contract = sends[-1]
+    assert contract[2] == {new: 100, live: 0}
+    assert contract[1].instance_ids[0] in running_amis(env, new)
+    assert running_amis(env, live) == {}
+    assert "applied 0004" in contract[1].stdout
+    assert "applied 0003" not in contract[1].stdout  # main's contract applied expand with it
+    code, out, err = instance.run_service(["schema", "status", "--json"])
+    assert (code, json.loads(out)["current"]) == (0, "0004"), err
+    assert run.outcome == "done"
+    assert run.steps["expand-migrations"]["colour"] == new
+    assert run.steps["expand-migrations"]["command"] == sent.command_id
+    assert run.status_of("contract-migrations") == "done"
+    stored = real.ssm.get_parameter(Name=contracted_parameter(ENV))["Parameter"]["Value"]
+    assert json.loads(stored)["ami"] == ami
+
+
 # --- AWS behaviour moto lacks, injected at the clients seam (issue 17) ---------------------------
 # Each injection names what real AWS does and where AWS documents it. Everything not injected is
 # moto's real behaviour on the applied local stack.

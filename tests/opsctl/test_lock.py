@@ -292,3 +292,79 @@ def test_a_missing_lock_table_names_the_bootstrap_command(aws: MotoServer) -> No
     missing = lock.Store(aws_client(aws, "dynamodb"), "no-such-table", ENV)
     with pytest.raises(lock.LockTableMissing, match="opsctl bootstrap local"):
         missing.read()
+
+
+def test_deploy_resume_expects_the_recorded_options_not_the_cli_defaults(
+    aws: MotoServer, store: lock.Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Main's `deploy --resume` took the TTL it holds the lock for from the CLI defaults
+    (canary 10,50 with an automatic bake counted as an hour a step, keep-old 15m), not from the
+    recorded deployment it resumes. The lease's expected end now follows the recorded options."""
+    from datetime import datetime
+
+    from typer.testing import CliRunner
+
+    from opsctl.bluegreen import record
+    from opsctl.bluegreen.connect import deploy_ttl
+    from opsctl.bluegreen.engine import BlueGreenError
+    from opsctl.cli import app
+    from opsctl.commands import bluegreen as command
+
+    recorded = record.Deployment.new(
+        ami="ami-0123456789abcdef0",
+        source="blue",
+        target="green",
+        canary=[50],
+        bake=60.0,
+        keep_old=30.0,
+        by="alice",
+        status="interrupted",
+        step="canary-50",
+    )
+    record.save_deployment(aws_client(aws, "ssm"), ENV, recorded)
+    seen: list[lock.Lock | None] = []
+
+    def stop_once_locked(*_args: Any, **_kwargs: Any) -> Any:
+        seen.append(store.read())
+        raise BlueGreenError("stopped by the test once the lock is held")
+
+    monkeypatch.setattr(command, "open_engine", stop_once_locked)
+    monkeypatch.setenv("OPSCTL_EMULATOR_URL", aws.endpoint)
+    started = time.time()
+    result = CliRunner().invoke(app, ["bluegreen", "deploy", ENV, "--resume", "--yes"])
+    assert result.exit_code == 1, result.output
+    assert "stopped by the test" in result.output
+    (held,) = seen
+    assert held is not None
+    expected = datetime.fromisoformat(held.expected_until).timestamp() - started
+    ttl, defaults = deploy_ttl([50], 60.0, 30.0), deploy_ttl([10, 50], None, 900.0)
+    assert defaults - ttl > 3600  # the two are far apart, so the check below tells them apart
+    assert abs(expected - ttl) < 600, (expected, ttl, defaults)
+
+
+def test_a_grant_whose_answer_was_lost_and_retried_is_still_ours(store: lock.Store) -> None:
+    """botocore retries a PutItem whose response was lost (standard retry mode: a connection
+    reset after the request was sent); the retry then fails its condition on the item the first
+    attempt wrote. Played here: the first PutItem reaches DynamoDB (moto), then the retry runs."""
+    store.acquire("crashed run", "someone who crashed")
+    age(store)
+    rival = lock.Store(store.dynamodb, store.table, store.env)
+
+    class Retrying:
+        def __init__(self, client: Any) -> None:
+            self.client = client
+
+        def __getattr__(self, name: str) -> Any:
+            return getattr(self.client, name)
+
+        def put_item(self, **kwargs: Any) -> Any:
+            self.client.put_item(**kwargs)
+            return self.client.put_item(**kwargs)  # the retry: ConditionalCheckFailedException
+
+    store.dynamodb = Retrying(store.dynamodb)
+    lease = store.acquire("test", "me")
+    assert rival.read() is not None
+    assert (rival.read() or lease).token == lease.token
+    lease.check()
+    with pytest.raises(lock.LockHeld):  # and a real rival still loses
+        rival.acquire("test", "someone else")

@@ -573,3 +573,27 @@ def test_ctrl_c_cancels_the_command_and_waits_for_it_to_stop_before_releasing_th
     assert not asg.describe_auto_scaling_instances(InstanceIds=[instance])["AutoScalingInstances"][
         0
     ]["ProtectedFromScaleIn"]
+
+
+def test_a_client_time_out_cancels_the_command_and_waits_for_it_to_stop(
+    aws: MotoServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Main gave up waiting at its time-out and left the migration running on the instance.
+    Now the time-out sends CancelCommand and returns only once SSM reports the invocation
+    stopped. MOCK of the instance (PlayedInstance): it never finishes by itself."""
+    from opsctl.migrate import remote
+    from tests.support.moto import create
+
+    local = create(aws.endpoint)
+    instance = local.client("autoscaling").describe_auto_scaling_groups(
+        AutoScalingGroupNames=[local.outputs["asg_names"]["blue"]]
+    )["AutoScalingGroups"][0]["Instances"][0]["InstanceId"]
+    fake = played_instance(aws, monkeypatch, "", 0, ["InProgress"])
+    monkeypatch.setattr(remote, "DELIVERY", 0)  # no delivery allowance on top of the time-out
+    target = remote.Target(instance, "blue", local.outputs["asg_names"]["blue"])
+    lines = remote.command_lines("up", [])
+    with pytest.raises(remote.RemoteError, match="at the time-out; it was cancelled"):
+        remote.run(fake, target, lines, "opsctl migrate up local", timeout=0.3, poll=0.05)
+    (cancelled,) = fake.cancelled
+    assert cancelled["InstanceIds"] == [instance]
+    assert fake.calls[-3:] == ["cancel", "Cancelling", "Cancelled"]  # waited until it stopped

@@ -152,7 +152,10 @@ def test_rollback_past_a_contract_is_refused_without_force(
     assert refused.code == Exit.ABORTED, refused.output
     assert "contracted the schema to revision 0003 for ami-0123456789abcdef0" in refused.stderr
     assert "--force" in refused.stderr
-    forced = opsctl("bluegreen", "rollback", ENV, "--yes", "--force")
+    # No deregistration delay (300 s by default, before the old colour is scaled to 0) and
+    # fast polls: the waits only cost CI time here (this took over 5 minutes).
+    fast = {"OPSCTL_BG_POLL_SECONDS": "0.2", "OPSCTL_BG_DRAIN_SECONDS": "0"}
+    forced = opsctl("bluegreen", "rollback", ENV, "--yes", "--force", env_extra=fast)
     assert forced.code != Exit.ABORTED, forced.output
     assert "--force given: rolling back anyway" in forced.stderr
 
@@ -255,3 +258,40 @@ def test_release_status_is_read_from_the_shared_log_on_another_machine(
     assert (status["release"], status["ami"]) == (run.id, "ami-0123456789abcdef0")
     assert status["steps"]["plan"] == "done"
     assert status["steps"]["deploy"] == "interrupted"
+    # `release resume` reads the same shared log: Bob finds Alice's release (here finished).
+    run.log("release", "rolled_back")
+    resumed = bob("release", "resume", ENV, "--yes")
+    assert resumed.code == 0, resumed.output
+    assert f"Release {run.id} is rolled_back: nothing to resume." in resumed.stdout
+
+
+def test_release_resume_holds_the_lock_for_the_recorded_options(
+    local: Local, clients: Clients, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`release resume` has no deployment flags of its own: the lock's expected time comes from
+    the options the release recorded (canary 50, bake 60 s, keep-old 30 s here), not defaults."""
+    import typer
+    from typer.testing import CliRunner
+
+    from opsctl.bluegreen.connect import deploy_ttl
+    from opsctl.cli import app
+    from opsctl.release import flow
+    from opsctl.release.log import Release, SharedLog
+    from opsctl.terraform import render
+
+    monkeypatch.setattr(render, "BUILD", tmp_path / "build")
+    options = {"canary": [50], "bake": 60.0, "keep_old": 30.0, "migrations": "environment"}
+    run = Release.new(ENV, "ami-0123456789abcdef0", options, SharedLog(clients.s3, BUCKET, ENV))
+    run.log("deploy", "interrupted")
+    asked: list[float] = []
+
+    def lock(_env: str, _region: str, _url: str | None, _command: str, ttl: float) -> Any:
+        asked.append(ttl)
+        raise typer.Exit(9)  # stop here: the TTL is what is tested
+
+    monkeypatch.setattr(flow, "cli_lock", lock)
+    monkeypatch.setenv("OPSCTL_EMULATOR_URL", local.url)
+    result = CliRunner().invoke(app, ["release", "resume", ENV, "--yes"])
+    assert result.exit_code == 9, result.output
+    assert f"Resuming release {run.id}" in result.output
+    assert asked == [deploy_ttl([50], 60.0, 30.0) + 3600]
