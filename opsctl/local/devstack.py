@@ -7,7 +7,6 @@ Ctrl-C (or SIGTERM) stops everything this started, by PID.
 from __future__ import annotations
 
 import os
-import signal
 import subprocess
 import sys
 import urllib.request
@@ -17,7 +16,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from opsctl.aws import DUMMY_CREDENTIALS
 from opsctl.local import ingest_path
 from opsctl.local.emulator import MotoServer
-from opsctl.local.processes import port_open, stop, wait_for
+from opsctl.local.processes import port_open, stop, stop_on_signals, wait_for
 from opsctl.paths import REPO
 
 EMULATOR_PORT = int(os.environ.get("OPSCTL_EMULATOR_PORT", "4566"))
@@ -42,7 +41,7 @@ def main() -> int:
     (REPO / "var").mkdir(exist_ok=True)
     moto = MotoServer(port=EMULATOR_PORT, log_path=REPO / "var" / "moto.log")
     service: subprocess.Popen[bytes] | None = None
-    signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt))
+    stop_on_signals()
     try:
         moto.start()
         path = ingest_path.create(moto.endpoint, REGION)

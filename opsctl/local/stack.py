@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import subprocess
 import sys
 import time
@@ -21,7 +20,7 @@ from pathlib import Path
 
 from opsctl.aws import DUMMY_CREDENTIALS
 from opsctl.local.dataplane.status import STATE_FILE
-from opsctl.local.processes import port_open, stop, wait_for
+from opsctl.local.processes import port_open, stop, stop_on_signals, wait_for
 from opsctl.paths import REPO
 
 # Where the data plane records its endpoints (what `opsctl local status` reads) and keeps the
@@ -46,9 +45,7 @@ def main() -> int:
     env.setdefault("INGEST_ACCESS_LOG", "false")
     emulator = f"http://127.0.0.1:{PORTS['emulator']}"
     plane: subprocess.Popen[bytes] | None = None
-    signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt))
-    # Even when started from a shell that ignores SIGINT for background jobs.
-    signal.signal(signal.SIGINT, signal.default_int_handler)
+    stop_on_signals()
     try:
         migrated = subprocess.run(
             [sys.executable, "-m", "service.cli", "migrate"], cwd=REPO, env=env, check=False

@@ -559,7 +559,13 @@ def test_ctrl_c_cancels_the_command_and_waits_for_it_to_stop_before_releasing_th
             signal.pthread_kill(main, signal.SIGINT)  # the operator presses Ctrl-C
 
     fake.on_poll = on_poll
-    result = CliRunner().invoke(app, ["migrate", "up", "local"])
+    # The operator's terminal delivers SIGINT to a Python that handles it; a runner started as a
+    # background job of a shell without job control inherits SIGINT ignored.
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        result = CliRunner().invoke(app, ["migrate", "up", "local"])
+    finally:
+        signal.signal(signal.SIGINT, previous)
     assert result.exit_code == 4, result.output
     assert "interrupted: the SSM command was cancelled" in result.output
     assert fake.cancelled
