@@ -49,11 +49,12 @@ REF ?= HEAD
 ami-local: setup
 	@$(VENV)/bin/opsctl local ami --ref $(REF)
 
-# Two workers, one test file each at a time: most of the suite waits on the emulator, terraform
-# and MariaDB, so the slow files (the applied stacks, the modules) overlap. The files that apply
+# Three workers on the 2-core machine, one test file each at a time: most of the suite waits on
+# the emulator, terraform and MariaDB (provider polling, bakes, drains), so the slow files (the
+# applied stacks, the modules) overlap. The files that apply
 # whole stacks start first (tests/conftest.py orders them; --no-loadscope-reorder keeps that
 # order). PYTEST_WORKERS=0 runs everything in one process.
-PYTEST_WORKERS ?= 2
+PYTEST_WORKERS ?= 3
 test: setup
 	$(VENV)/bin/pytest $(if $(filter 0,$(PYTEST_WORKERS)),,-n $(PYTEST_WORKERS) --dist loadfile --no-loadscope-reorder) $(PYTEST_ARGS)
 

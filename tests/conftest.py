@@ -21,9 +21,15 @@ from tests.support.mariadb import PASSWORD, USER, MariaDB, tools_present
 from tests.support.tools import require
 
 # The files that apply whole stacks on moto run for 10+ minutes each, mostly waiting on the
-# provider. They go first, one per xdist worker, so every other file overlaps with them instead of
+# provider. They go first, longest first, so every other file overlaps with them instead of
 # leaving one worker alone with a long file at the end (docs/development.md, CI).
-LONG_FILES = ("tests/opsctl/test_lifecycle.py", "tests/opsctl/test_stack.py")
+LONG_FILES = (
+    "tests/opsctl/test_lifecycle.py",
+    "tests/opsctl/test_bluegreen.py",
+    "tests/opsctl/test_stack.py",
+    "tests/opsctl/test_target_group_replace.py",
+    "tests/opsctl/test_dataplane.py",
+)
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
