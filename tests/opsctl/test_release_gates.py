@@ -285,7 +285,7 @@ def test_release_resume_holds_the_lock_for_the_recorded_options(
     run.log("deploy", "interrupted")
     asked: list[float] = []
 
-    def lock(_env: str, _region: str, _url: str | None, _command: str, ttl: float) -> Any:
+    def lock(_env: str, _region: str, _url: str | None, _cmd: str, ttl: float, **_: Any) -> Any:
         asked.append(ttl)
         raise typer.Exit(9)  # stop here: the TTL is what is tested
 

@@ -24,7 +24,7 @@ ALARMS_TF = REPO / "modules" / "monitoring" / "alarms.tf"
 def monitoring_alarms() -> dict[str, str]:
     """alarm key -> runbook tag, read from modules/monitoring/alarms.tf."""
     text = ALARMS_TF.read_text(encoding="utf-8")
-    found = {"alb-5xx": re.search(r'runbook = "(alb-5xx)"', text).group(1)}  # type: ignore[union-attr]
+    found: dict[str, str] = {}
     for key, runbook in re.findall(r'"([a-z0-9-]+)" = \{\n\s+runbook\s+= "([a-z0-9-]+)"', text):
         found[key] = runbook
     for key, runbook in re.findall(
@@ -32,10 +32,15 @@ def monitoring_alarms() -> dict[str, str]:
     ):
         for colour in ("blue", "green"):
             found[f"{key}-{colour}"] = runbook
-    # Each colour's own 5xx rate (metric math, like alb-5xx): "${var.name}-alb-5xx-${each.key}".
-    if re.search(r'alarm_name\s+= "\$\{var.name\}-alb-5xx-\$\{each.key\}"', text):
-        for colour in ("blue", "green"):
-            found[f"alb-5xx-{colour}"] = "alb-5xx"
+    # The 5xx rates (metric math): local.five_xx_alarms, one resource tagged runbook = "alb-5xx".
+    five_xx = re.search(r"five_xx_alarms = merge\((.*?)\n  \)\n", text, re.DOTALL)
+    runbook = re.search(r'"five_xx" \{.*?runbook = "([a-z0-9-]+)"', text, re.DOTALL)
+    if five_xx and runbook:
+        for key in re.findall(r'\n\s+"([a-z0-9-]+)" = \{', five_xx.group(1)):
+            found[key] = runbook.group(1)
+        for key in re.findall(r'"([a-z0-9-]+)-\$\{colour\}" => \{', five_xx.group(1)):
+            for colour in ("blue", "green"):
+                found[f"{key}-{colour}"] = runbook.group(1)
     return found
 
 
