@@ -43,6 +43,7 @@ from opsctl.local.processes import free_port, port_open, wait_for
 from tests.support.mariadb import MariaDB
 from tests.support.opsctl_run import Opsctl, Result
 from tests.support.paths import REPO
+from tests.support.procfs import alive
 from tests.support.service import API_KEYS, READ, WRITE, unique
 
 pytestmark = pytest.mark.slow
@@ -322,14 +323,6 @@ class Load:
 
     def accepted(self) -> set[int]:
         return {s.record for s in self.sent if s.status == 202 and s.record is not None}
-
-
-def alive(pid: int) -> bool:
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except OSError:
-        return False
-    return state != "Z"
 
 
 def register_dataset(plane: Plane) -> str:

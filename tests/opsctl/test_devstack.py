@@ -22,6 +22,7 @@ from opsctl.aws import DUMMY_CREDENTIALS
 from opsctl.local import ingest_path
 from opsctl.local.processes import free_port, wait_for
 from tests.support.paths import REPO
+from tests.support.procfs import alive
 from tests.support.service import API_KEYS, READ, register, unique
 from tests.support.tools import require
 
@@ -38,14 +39,6 @@ def children_of(pid: int) -> set[int]:
         if int(fields[1]) == pid:
             found.add(int(stat.parent.name))
     return found
-
-
-def alive(pid: int) -> bool:
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except OSError:
-        return False
-    return state != "Z"
 
 
 def healthy(port: int) -> bool:
