@@ -21,6 +21,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from opsctl.local import moto_fixes
+
 ACCOUNT = "123456789012"  # moto's default account (envs/local.yaml's account_id)
 MOTO_VERSION = "5.2.5"  # what this file was written against (pyproject.toml pins it)
 
@@ -44,6 +46,7 @@ def start(port: int) -> Any:
             flush=True,
         )
 
+    moto_fixes.apply()
     server = ThreadedMotoServer("127.0.0.1", port, verbose=False)
     server.start()
     return server
