@@ -69,7 +69,7 @@ class Life:
         self.url = url
         self.buckets: dict[str, str] = {}
 
-    def client(self, service: str) -> Any:
+    def client(self, service: Any) -> Any:  # Any: boto3-stubs overloads on literal names
         return boto3.client(
             service,
             region_name=REGION,
