@@ -42,6 +42,7 @@ from tests.support.mariadb import MariaDB
 from tests.support.opsctl_run import Opsctl
 from tests.support.paths import REPO
 from tests.support.revisions import write_revision
+from tests.support.stack_apply import apply_fresh
 
 pytestmark = pytest.mark.slow
 REGION, BUCKET, ENV = "eu-west-1", "ingest-tfstate-local", "local"
@@ -131,8 +132,7 @@ def stack(
         for key, value in FAST_ENV.items():
             patch.setenv(key, value)
         opsctl = Opsctl(root / "envs", root / "build", moto_server.endpoint)
-        result = opsctl("apply", ENV, "--yes")
-        assert result.code == 0, result.output
+        apply_fresh(moto_server, opsctl, ENV)
         yield Env(opsctl, moto_server.endpoint)
 
 

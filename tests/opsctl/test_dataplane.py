@@ -45,6 +45,7 @@ from tests.support.opsctl_run import Opsctl, Result
 from tests.support.paths import REPO
 from tests.support.procfs import alive
 from tests.support.service import API_KEYS, READ, WRITE, unique
+from tests.support.stack_apply import emulator_raced
 
 pytestmark = pytest.mark.slow
 REGION, BUCKET, ENV = "eu-west-1", "ingest-tfstate-local", "local"
@@ -136,15 +137,13 @@ def plane(
     env.pop("OPSCTL_EMULATOR_URL", None)
     run = run_stack(root, env, attempt=1)
     try:
-        if not run.applied():
-            # moto's backends are not thread-safe (getmoto/moto#372): about one apply in three
-            # under the full suite's load has had a call fail inside moto after moto made the
-            # change, and the provider's retry then met its own resource (seen:
-            # InvalidSubnet.Conflict). That is the emulator, not the stack: one fresh attempt.
+        if not run.applied() and emulator_raced(run.log.read_text(errors="replace")):
+            # As tests/support/stack_apply.py: moto raced; one fresh emulator and apply.
             print(f"make run-stack failed once, retrying:\n{run.log.read_text()[-3000:]}")
             run = run_stack(root, env, attempt=2)
-            if not run.applied():
-                raise RuntimeError(f"run-stack exited twice:\n{run.log.read_text()[-5000:]}")
+            run.applied()
+        if run.process.poll() is not None:
+            raise RuntimeError(f"run-stack exited:\n{run.log.read_text()[-5000:]}")
         endpoints = json.loads(run.state.read_text())
         opsctl = Opsctl(root / "envs", run.build, endpoints["emulator"])
         found = Plane(

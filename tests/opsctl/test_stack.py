@@ -16,6 +16,7 @@ from opsctl.bluegreen import record
 from opsctl.local.emulator import MotoServer
 from tests.support.opsctl_run import Opsctl
 from tests.support.paths import REPO
+from tests.support.stack_apply import apply_fresh
 from tests.support.tools import require
 
 pytestmark = pytest.mark.slow
@@ -35,9 +36,8 @@ def opsctl(
 
 
 @pytest.fixture(scope="module")
-def applied(opsctl: Opsctl) -> Opsctl:
-    result = opsctl("apply", "local", "--yes")
-    assert result.code == 0, result.output
+def applied(moto_server: MotoServer, opsctl: Opsctl) -> Opsctl:
+    result = apply_fresh(moto_server, opsctl, "local")
     assert "Applied." in result.stdout
     return opsctl
 
