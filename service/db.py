@@ -224,10 +224,11 @@ def _bytes_as_hex_literals() -> None:
     """asyncmy sends a bytes parameter as _binary'...', escaped by str.translate over the bytes
     decoded with surrogateescape: every byte above 127 takes the slow per-character path, so a
     4.6 KB compressed body costs ~136 us to escape, a third of a POST's CPU. The hex literal
-    X'...' is the same binary string to MySQL and MariaDB and costs ~15 us (`make bench`). It
-    is twice the size on the wire, which counts against max_allowed_packet (16 MiB on MariaDB,
-    64 MiB on Aurora MySQL 3): values over HEX_LITERAL_MAX keep the compact form. asyncmy 0.2
-    looks the function up on its converters module at each call."""
+    X'...' is the same binary string to MySQL and MariaDB and costs ~15 us (timeit; runs J-N in
+    docs/benchmarks.md). It is twice the size on the wire, which counts against
+    max_allowed_packet (16 MiB on MariaDB, 64 MiB on Aurora MySQL 3): values over
+    HEX_LITERAL_MAX keep the compact form. asyncmy 0.2 looks the function up on its converters
+    module at each call."""
     from asyncmy import converters  # the MySQL driver: only imported for a MySQL engine
 
     escape = converters.escape_bytes_prefixed
