@@ -43,6 +43,14 @@ class Outcome:
     rows: list[dict[str, Any]] = field(default_factory=list)
 
 
+class Abandoned(Exception):
+    """The worker stops and the grace period is over: the job ends between two chunks."""
+
+    def __init__(self, done: int) -> None:
+        super().__init__(f"stopped after {done} record(s)")
+        self.done = done
+
+
 class Worker:
     def __init__(
         self,
@@ -63,6 +71,7 @@ class Worker:
         self.wake = wake or asyncio.Event()
         self.inflight: dict[str, asyncio.Task[None]] = {}
         self.stopping = asyncio.Event()
+        self.abandoning = asyncio.Event()  # the grace period is over: stop at a chunk boundary
         self.is_mysql = engine.dialect.name != "sqlite"
         self.leases = Leases(engine, settings, self.owner)
         self.sources = (
@@ -147,10 +156,23 @@ class Worker:
         if not pending:
             return
         left = [ident for ident, task in self.inflight.items() if task in pending]
-        for task in pending:
+        # Past the grace period each job stops at its next chunk boundary. Cancelling it would
+        # cut a transaction mid-statement: the chunk rolls back, and on SQLite the force-closed
+        # connection keeps the write lock, so the release below would fail. Only a job that
+        # reaches no boundary within a lease (stuck reading its source) is cancelled.
+        self.abandoning.set()
+        _done, stuck = await asyncio.wait(pending, timeout=self.settings.lease_seconds)
+        for task in stuck:
             task.cancel()
-        await asyncio.gather(*pending, return_exceptions=True)
-        await self.release(left)
+        await asyncio.gather(*stuck, return_exceptions=True)
+        try:
+            await self.release(left)
+        except Exception as error:
+            log.warning(
+                "could not release %d job(s) (%s); they run again when their lease expires",
+                len(left),
+                error,
+            )
 
     # ---- claim, heartbeat, reap, release ------------------------------------------------------
 
@@ -192,6 +214,8 @@ class Worker:
             await self.process(job)
         except LeaseLost:
             log.warning("lease lost: another worker owns the job now; nothing written")
+        except Abandoned as stop:
+            log.info("stopped at a chunk boundary after %d record(s); released", stop.done)
         except asyncio.CancelledError:
             raise
         except Permanent as error:
@@ -227,6 +251,8 @@ class Worker:
         )
         current = await anext(chunks, None)
         while True:
+            if self.abandoning.is_set():
+                raise Abandoned(total.processed + total.failed)
             following = await anext(chunks, None) if current is not None else None
             last = following is None
             outcome = self._prepare(

@@ -55,20 +55,25 @@ def test_four_workers_on_mariadb_process_every_key_once(
     assert len(finished_by) == 200
 
 
+def migrated(database: str, request: pytest.FixtureRequest, tmp_path: Any) -> str:
+    """A migrated database of that kind: the shared MariaDB, or a fresh SQLite file."""
+    if database == "mariadb":
+        return str(request.getfixturevalue("mariadb_migrated"))
+    import asyncio
+
+    from service.migrate import migrate
+    from service.settings import Settings
+
+    url = f"sqlite+aiosqlite:///{tmp_path}/jobs.db"
+    asyncio.run(migrate(Settings(database_url=url)))
+    return url
+
+
 @pytest.mark.parametrize("database", ["sqlite", "mariadb"])
 def test_sigkill_mid_batch_loses_and_duplicates_nothing(
     database: str, request: pytest.FixtureRequest, processes: Processes, tmp_path: Any
 ) -> None:
-    if database == "mariadb":
-        url = str(request.getfixturevalue("mariadb_migrated"))
-    else:
-        import asyncio
-
-        from service.migrate import migrate
-        from service.settings import Settings
-
-        url = f"sqlite+aiosqlite:///{tmp_path}/crash.db"
-        asyncio.run(migrate(Settings(database_url=url)))
+    url = migrated(database, request, tmp_path)
     name = unique("crash")
     batches = [[{"id": job * 2000 + n} for n in range(2000)] for job in range(8)]
     ids = seed(url, name, batches, SCHEMA)
@@ -283,17 +288,17 @@ def test_password_rotation_reconnects_without_restart(
     assert "re-reading the secret" in proc.output()
 
 
+@pytest.mark.parametrize("database", ["sqlite", "mariadb"])
 @pytest.mark.parametrize(("grace", "expected"), [(0, "queued"), (60, "succeeded")])
 def test_sigterm_finishes_or_releases_in_flight_jobs(
-    grace: int, expected: str, processes: Processes, tmp_path: Any
+    grace: int,
+    expected: str,
+    database: str,
+    request: pytest.FixtureRequest,
+    processes: Processes,
+    tmp_path: Any,
 ) -> None:
-    import asyncio
-
-    from service.migrate import migrate
-    from service.settings import Settings
-
-    url = f"sqlite+aiosqlite:///{tmp_path}/term.db"
-    asyncio.run(migrate(Settings(database_url=url)))
+    url = migrated(database, request, tmp_path)
     name = unique("term")
     [job_id] = seed(url, name, [[{"id": n} for n in range(20_000)]], SCHEMA)
     settings = {**FAST, "database_url": url, "chunk_records": 50, "shutdown_grace_seconds": grace}
@@ -306,7 +311,7 @@ def test_sigterm_finishes_or_releases_in_flight_jobs(
 
     wait_for(mid_batch, 60, "the worker in the middle of the batch")
     worker.process.send_signal(signal.SIGTERM)
-    assert worker.process.wait(90) == 0
+    assert worker.process.wait(90) == 0, worker.output()
     row = job_table(url, [job_id])[job_id]
     assert row["status"] == expected
     assert row["lease_owner"] is None

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import update
+from sqlalchemy import text, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from service.db import create_engine, utcnow
@@ -287,3 +287,43 @@ def test_serve_keeps_connections_longer_than_the_alb(monkeypatch: pytest.MonkeyP
     assert seen["timeout_keep_alive"] == 65 > 60  # the ALB idle timeout
     assert seen["workers"] == 2
     assert os.environ.pop("INGEST_RUN_WORKER") == "true"
+
+
+def test_the_grace_period_ends_at_a_chunk_boundary(make_settings: Any, database_url: str) -> None:
+    """SIGTERM with the grace period over while a chunk's transaction is still in the driver
+    (a busy writer: the seam adds one slow statement to the second chunk's transaction). The
+    chunk commits, the job stops before the next one and is released: nothing is cut
+    mid-statement. Cancelling it there instead rolled the chunk back and, on SQLite, left the
+    force-closed connection holding the write lock, so the release failed with `database is
+    locked` and the worker exited 1."""
+    settings: Settings = make_settings(chunk_records=50, shutdown_grace_seconds=0)
+    name = unique()
+    [job_id] = seed(database_url, name, [[{"id": n} for n in range(400)]], SCHEMA)
+    slow = (
+        "SELECT SLEEP(0.5)"
+        if "mysql" in database_url
+        else "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < 3000000)"
+        " SELECT count(*) FROM c"
+    )
+
+    async def scenario(worker: Worker) -> None:
+        in_driver = asyncio.Event()
+        commit = worker._commit
+
+        async def busy_second_chunk(conn: AsyncConnection, **chunk: Any) -> None:
+            await commit(conn, **chunk)
+            if chunk["total"].processed == 100:
+                in_driver.set()
+                await conn.execute(text(slow))
+
+        worker._commit = busy_second_chunk  # type: ignore[method-assign,assignment]
+        run = asyncio.create_task(worker.run())
+        await asyncio.wait_for(in_driver.wait(), 30)
+        worker.stop()
+        await run
+
+    with_worker(settings, scenario)
+    row = job_table(database_url, [job_id])[job_id]
+    assert (row["status"], row["attempts"], row["lease_owner"]) == ("queued", 0, None)
+    assert row["processed"] == 100
+    assert len(record_keys(database_url, name)) == 100
