@@ -86,8 +86,9 @@ def provider_override(endpoint: str, region: str) -> str:
     It replaces the provider block's settings without touching the rendered root module, so nothing
     emulator-specific leaks into a normal render. The account guard is lifted (the emulator has its
     own account ids). Settings (docs/emulator.md): account id is requested
-    (moto answers; skipping it makes SG rules drift), and unimplemented calls (HTTP 500) fail after
-    two retries instead of ten minutes.
+    (moto answers; skipping it makes SG rules drift), and a call gets five attempts: enough for a
+    connection moto's threaded server drops mid-response, while an unimplemented call (HTTP 500)
+    still fails within seconds instead of the default 25 attempts' minutes.
     """
     width = max(len(name) for name in EMULATED_SERVICES)
     endpoints = "\n".join(f'    {name:<{width}} = "{endpoint}"' for name in EMULATED_SERVICES)
@@ -101,7 +102,7 @@ provider "aws" {{
   skip_metadata_api_check     = true
   skip_requesting_account_id  = false
   s3_use_path_style           = true
-  max_retries                 = 2
+  max_retries                 = 5
 
   endpoints {{
 {endpoints}
