@@ -3,10 +3,11 @@
 moto 5.2.5's threaded server changes its backends without locks (getmoto/moto#372; see also
 serial_moto.py). Under the suite's three parallel applies, about one whole-stack apply in three
 CI runs has failed with `InvalidSubnet.Conflict` or `DuplicateTargetGroupName` on a resource
-the same apply had just created: a create that moto carried out and the provider then sent
-again (moto's log shows no error answer before it; the cause is not known). That failure names
-the emulator, not the stack, so the apply runs once more on a reset emulator; any other failure
-fails at once. docs/emulator.md lists this gap.
+the same apply had just created, or with `InvalidPermission.NotFound` revoking the default
+security group's egress rule that moto had just listed: a call that moto carried out and the
+provider then sent again (moto's log shows no error answer before it; the cause is not known).
+That failure names the emulator, not the stack, so the apply runs once more on a reset emulator;
+any other failure fails at once. docs/emulator.md lists this gap.
 """
 
 from __future__ import annotations
@@ -14,13 +15,15 @@ from __future__ import annotations
 from opsctl.local.emulator import MotoServer
 from tests.support.opsctl_run import Opsctl, Result
 
-# A create that the same apply had just made, sent again (seen: a subnet, a target group). An
-# ordering bug in the modules fails differently (not found, invalid): those are never retried.
+# A call that the same apply had just made, sent again (seen: creating a subnet and a target
+# group; revoking the default security group's rules, which aws_default_security_group does
+# right after listing them). Any other failure, a module's ordering bug included, fails at once.
 EMULATOR_RACES = (
     "InvalidSubnet.Conflict",
     "DuplicateTargetGroupName",
     "already exists",
     "AlreadyExists",
+    "InvalidPermission.NotFound",
 )
 
 
