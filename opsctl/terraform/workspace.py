@@ -26,6 +26,7 @@ PLAN_FILE = "tfplan"
 PLAN_META = "tfplan.meta.json"
 HISTORY = ".opsctl-history.json"
 BACKEND_FILE = "emulator.s3.tfbackend"
+OPERATOR_SESSION_VARIABLE = "TF_VAR_operator_session"
 Progress = Callable[[str], None]
 
 
@@ -45,7 +46,10 @@ class Workspace:
 
     @property
     def terraform(self) -> Terraform:
-        extra = dict(emulator.DUMMY_CREDENTIALS) if self.emulator_url else {}
+        # The provider's assume_role session (envs/templates/provider.jinja) names the operator.
+        extra = {OPERATOR_SESSION_VARIABLE: aws.role_session_name()}
+        if self.emulator_url:
+            extra.update(emulator.DUMMY_CREDENTIALS)
         return Terraform(self.dir, env=extra)
 
     def prepare(self) -> list[render.Change]:

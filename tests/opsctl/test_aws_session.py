@@ -24,8 +24,10 @@ from opsctl import aws as opsctl_aws
 from opsctl import config, lock
 from opsctl.local import emulator
 from opsctl.local.emulator import MotoServer
+from opsctl.terraform import render as render_module
 from opsctl.terraform.render import render
-from opsctl.terraform.runner import Terraform
+from opsctl.terraform.runner import Terraform, plugin_dir
+from opsctl.terraform.workspace import OPERATOR_SESSION_VARIABLE, Workspace
 from tests.support.opsctl_run import Opsctl
 from tests.support.paths import REPO
 
@@ -178,6 +180,52 @@ def test_finding_6_terraform_init_reaches_the_state_bucket_as_the_role(
         Bucket=env.state.bucket, Key="dev/terraform.tfstate"
     )
     assert json.loads(state["Body"].read())["outputs"]["x"]["value"] == 1
+
+
+def test_finding_6_terraform_changes_are_recorded_under_the_operator(
+    sessions: MotoServer, tmp_path: Path, terraform: Callable[[Path], Terraform]
+) -> None:
+    """CloudTrail attributes a change to the assumed-role session that made it
+    (assumed-role/ROLE/SESSION), so the provider assumes the environment's role as the operator
+    (`opsctl-<user>`, opsctl/aws.py role_session_name), as opsctl's own calls do, not as one name
+    per environment. The name is an ephemeral variable, so a saved plan does not keep it: the
+    apply acts as whoever applies. moto answers GetCallerIdentity with the assumed-role ARN, as
+    AWS does; the second lookup waits on the bucket, so it runs during the apply."""
+    raw = yaml.safe_load((REPO / "envs/dev.yaml").read_text())
+    env = config.Environment.model_validate({**raw, "name": "dev", "assume_role_arn": ROLE})
+    probe = """
+resource "aws_s3_bucket" "probe" {
+  bucket = "operator-probe"
+}
+
+data "aws_caller_identity" "at_plan" {}
+
+data "aws_caller_identity" "at_apply" {
+  depends_on = [aws_s3_bucket.probe]
+}
+
+output "arns" {
+  value = [data.aws_caller_identity.at_plan.arn, data.aws_caller_identity.at_apply.arn]
+}
+"""
+    (tmp_path / "main.tf").write_text(render(env)["providers.tf"] + probe)
+    (tmp_path / render_module.EMULATOR_OVERRIDE).write_text(
+        emulator.provider_override(sessions.endpoint, REGION)
+    )
+    planner = Workspace(env).terraform.env
+    assert planner[OPERATOR_SESSION_VARIABLE] == opsctl_aws.role_session_name()
+    mirror = plugin_dir()
+    tf = terraform(tmp_path)
+    tf.env = planner
+    tf.run("init", "-no-color", "-input=false", *([f"-plugin-dir={mirror}"] if mirror else []))
+    tf.run("plan", "-no-color", "-input=false", "-out=tfplan")
+    tf.env = {**planner, OPERATOR_SESSION_VARIABLE: "opsctl-applier"}
+    tf.run("apply", "-no-color", "-input=false", "tfplan")
+    arns = json.loads(tf.run("output", "-json", "arns").stdout)
+    role = f"arn:aws:sts::{ROLE_ACCOUNT}:assumed-role/opsctl-deploy"
+    assert arns == [f"{role}/{opsctl_aws.role_session_name()}", f"{role}/opsctl-applier"]
+    buckets = opsctl_aws.client("s3", REGION, sessions.endpoint, role_arn=ROLE).list_buckets()
+    assert [bucket["Name"] for bucket in buckets["Buckets"]] == ["operator-probe"]
 
 
 # Every call that makes an AWS client, or opens what makes one, and the keyword that carries the
