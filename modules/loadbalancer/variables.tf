@@ -246,6 +246,12 @@ variable "access_log_retention_days" {
   }
 }
 
+variable "access_log_elb_account" {
+  description = "Also admit the region's Elastic Load Balancing account (aws_elb_service_account) to write the access logs, besides the log-delivery service principal: AWS documents that account for Regions available before August 2022, eu-west-1 among them. Default true; set false in a Region opened since, which has no such account (the data source fails there)."
+  type        = bool
+  default     = true
+}
+
 variable "access_log_force_destroy" {
   description = "Let terraform destroy the access-log bucket while it still holds logs. Default false (keep the logs); set true only for throw-away environments."
   type        = bool

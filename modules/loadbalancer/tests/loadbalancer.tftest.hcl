@@ -85,17 +85,40 @@ run "access_log_bucket" {
 
   assert {
     condition = (
-      [for s in jsondecode(module.access_log_bucket.policy).Statement : s.Sid] == ["AllowElbLogDelivery", "DenyInsecureTransport"] &&
-      jsondecode(module.access_log_bucket.policy).Statement[0].Principal.Service == "logdelivery.elasticloadbalancing.amazonaws.com" &&
-      jsondecode(module.access_log_bucket.policy).Statement[0].Resource == "arn:aws:s3:::ingest-test-alb-logs-123456789012/alb/AWSLogs/123456789012/*" &&
-      jsondecode(module.access_log_bucket.policy).Statement[1].Condition == { Bool = { "aws:SecureTransport" = "false" } }
+      [for s in jsondecode(module.access_log_bucket.policy).Statement : s.Sid] == ["AllowElbAccountLogDelivery", "AllowElbLogDelivery", "DenyInsecureTransport"] &&
+      jsondecode(module.access_log_bucket.policy).Statement[0].Principal.AWS == "arn:aws:iam::156460612806:root" &&
+      jsondecode(module.access_log_bucket.policy).Statement[1].Principal.Service == "logdelivery.elasticloadbalancing.amazonaws.com" &&
+      [for s in slice(jsondecode(module.access_log_bucket.policy).Statement, 0, 2) : s.Resource] == ["arn:aws:s3:::ingest-test-alb-logs-123456789012/alb/AWSLogs/123456789012/*", "arn:aws:s3:::ingest-test-alb-logs-123456789012/alb/AWSLogs/123456789012/*"] &&
+      jsondecode(module.access_log_bucket.policy).Statement[2].Condition == { Bool = { "aws:SecureTransport" = "false" } }
     )
-    error_message = "The policy must let ELB log delivery write under alb/AWSLogs/<account>/ and deny requests without TLS."
+    error_message = "The policy must let eu-west-1's ELB account and the ELB log-delivery service write under alb/AWSLogs/<account>/, and deny requests without TLS."
   }
 
   assert {
     condition     = output.access_log_bucket_name == "ingest-test-alb-logs-123456789012" && aws_lb.this.access_logs[0].bucket == output.access_log_bucket_name
     error_message = "The ALB must log to the module's bucket."
+  }
+}
+
+run "access_log_bucket_in_a_region_without_an_elb_account" {
+  command = plan
+
+  variables {
+    access_log_elb_account = false
+  }
+
+  override_resource {
+    target          = module.access_log_bucket.aws_s3_bucket.this
+    override_during = plan
+    values = {
+      id  = "ingest-test-alb-logs-123456789012"
+      arn = "arn:aws:s3:::ingest-test-alb-logs-123456789012"
+    }
+  }
+
+  assert {
+    condition     = [for s in jsondecode(module.access_log_bucket.policy).Statement : s.Sid] == ["AllowElbLogDelivery", "DenyInsecureTransport"]
+    error_message = "Without the region's ELB account only the log-delivery service principal is admitted."
   }
 }
 

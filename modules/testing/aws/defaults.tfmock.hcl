@@ -25,6 +25,13 @@ mock_data "aws_region" {
   }
 }
 
+mock_data "aws_elb_service_account" {
+  defaults = {
+    id  = "156460612806"
+    arn = "arn:aws:iam::156460612806:root"
+  }
+}
+
 mock_data "aws_availability_zones" {
   defaults = {
     names = ["eu-west-1a", "eu-west-1b", "eu-west-1c", "eu-west-1d", "eu-west-1e", "eu-west-1f"]
