@@ -225,6 +225,11 @@ class Environment(Strict):
         return self.name == "prod"
 
     @property
+    def resource_name(self) -> str:
+        """The name every module's resources start with (main.tf.j2's `local.name`)."""
+        return f"ingest-{self.name}"
+
+    @property
     def skip_final_snapshot(self) -> bool:
         chosen = self.database.skip_final_snapshot
         return self.name in ("local", "dev") if chosen is None else chosen

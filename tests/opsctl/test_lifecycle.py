@@ -15,6 +15,10 @@ What each step proves, and what would make it fail on AWS before the fixes:
   first teardown's; DeleteDBCluster with an existing FinalDBSnapshotIdentifier fails with
   DBClusterSnapshotAlreadyExistsFault (moto refuses it too). The env takes final snapshots on
   teardown, as staging and prod do (dev itself skips them).
+- the final snapshots stay restorable: destroy deletes the database's KMS key, which encrypts the
+  snapshot, and a key past its deletion window decrypts nothing (opsctl/terraform/snapshot_keys.py
+  has AWS's words); moto marks the key PendingDeletion as AWS does, and `opsctl destroy` must
+  take it back.
 Only the buckets' writes need a stand-in: tests/support/aws_delivery.py.
 
 The tests in this file run in order and share one environment (each apply takes minutes).
@@ -35,6 +39,7 @@ from botocore.exceptions import ClientError
 
 from opsctl.aws import DUMMY_CREDENTIALS
 from opsctl.local.emulator import MotoServer
+from opsctl.terraform.snapshot_keys import SNAPSHOT_TAG
 from tests.support import aws_delivery
 from tests.support.opsctl_run import Opsctl
 from tests.support.paths import REPO
@@ -82,6 +87,22 @@ class Life:
         result = self.opsctl(*args)
         assert result.code == 0, result.output
         return result.stdout
+
+    def snapshot_keys_kept(self) -> None:
+        """Every final snapshot's KMS key is enabled and tagged with the snapshot's name."""
+        kms = self.client("kms")
+        snapshots = self.client("rds").describe_db_cluster_snapshots()["DBClusterSnapshots"]
+        finals = {
+            s["DBClusterSnapshotIdentifier"]: s["KmsKeyId"]
+            for s in snapshots
+            if s["DBClusterSnapshotIdentifier"].startswith(f"{NAME}-final")
+        }
+        assert finals
+        for name, key_arn in finals.items():
+            key = kms.describe_key(KeyId=key_arn)["KeyMetadata"]
+            assert key["KeyState"] == "Enabled", (name, key)
+            tags = kms.list_resource_tags(KeyId=key["KeyId"])["Tags"]
+            assert {"TagKey": SNAPSHOT_TAG, "TagValue": name} in tags
 
     def final_snapshots(self) -> list[str]:
         snapshots = self.client("rds").describe_db_cluster_snapshots()["DBClusterSnapshots"]
@@ -158,6 +179,8 @@ def test_3_destroy_empties_the_buckets_aws_wrote_into(life: Life) -> None:
     secrets = life.client("secretsmanager").list_secrets(IncludePlannedDeletion=True)
     assert [s["Name"] for s in secrets["SecretList"] if s["Name"].startswith(NAME)] == []
     assert len(life.final_snapshots()) == 1
+    assert "Kept KMS key" in out
+    life.snapshot_keys_kept()
 
 
 def test_4_apply_again_under_the_same_names(life: Life) -> None:
@@ -178,3 +201,4 @@ def test_6_a_second_teardown_keeps_both_final_snapshots(life: Life) -> None:
     snapshots = life.final_snapshots()
     assert len(snapshots) == 2, snapshots
     assert first in snapshots
+    life.snapshot_keys_kept()
