@@ -42,6 +42,9 @@ TIMEOUT = float(os.environ.get("OPSCTL_MIGRATE_TIMEOUT_SECONDS", "21600"))
 CANCEL_WAIT = float(os.environ.get("OPSCTL_MIGRATE_CANCEL_WAIT_SECONDS", "120"))
 # Waited on top of the time-out: SendCommand's TimeoutSeconds (60), delivery to the instance.
 DELIVERY = 60.0
+# How long SendCommand is retried while the instance's SSM Agent is not registered yet.
+AGENT_WAIT = float(os.environ.get("OPSCTL_MIGRATE_AGENT_WAIT_SECONDS", "300"))
+REPLACE = "ReplaceUnhealthy"  # the Auto Scaling process that replaces unhealthy instances
 
 
 class RemoteError(Exception):
@@ -139,7 +142,11 @@ def run(
             if group
             else {}
         )
-        sent = ssm.send_command(
+        sent = _send(
+            ssm,
+            target,
+            poll,
+            progress,
             InstanceIds=[target.instance_id],
             DocumentName=DOCUMENT,
             Comment=comment[:100],
@@ -167,6 +174,32 @@ def run(
         status=str(result.get("Status")),
         command_id=command_id,
     )
+
+
+def _send(
+    ssm: Any,
+    target: Target,
+    poll: float,
+    progress: Callable[[str], None],
+    **params: Any,
+) -> Any:
+    """SendCommand, retried while SSM answers InvalidInstanceId: an instance that has just come
+    InService may not have its SSM Agent running and registered yet, which SSM reports so (SSM
+    API Reference, SendCommand, "InvalidInstanceId"). Past AGENT_WAIT seconds, RemoteError."""
+    limit = AGENT_WAIT
+    deadline = time.monotonic() + limit
+    while True:
+        try:
+            return ssm.send_command(**params)
+        except ssm.exceptions.InvalidInstanceId as error:
+            if time.monotonic() > deadline:
+                raise RemoteError(
+                    f"SSM cannot run commands on {target.instance_id} ({target.colour}) after "
+                    f"{int(limit)} s: {error}. Is its SSM Agent running, with the instance "
+                    "profile's AmazonSSMManagedInstanceCore permissions?"
+                ) from None
+            progress(f"{target.instance_id} ({target.colour}): waiting for its SSM Agent")
+            time.sleep(poll)
 
 
 def _invocation(ssm: Any, command_id: str, target: Target) -> dict[str, Any]:
@@ -267,6 +300,31 @@ def _read_stream(logs: Any, group: str, name: str) -> str | None:
         if not page.get("events") or page.get("nextForwardToken") == token:
             return "\n".join(parts) + ("\n" if parts else "")
         token = page.get("nextForwardToken")
+
+
+@contextmanager
+def health_replacement_suspended(autoscaling: Any, asg: str) -> Iterator[None]:
+    """The group must not replace its instances for failing the ELB health check meanwhile: a
+    release's new colour answers /health 503 "schema behind" until expand ran on it, and once the
+    health check grace period (300 s) is over, Auto Scaling replaces an unhealthy instance even
+    when it is protected from scale-in (EC2 Auto Scaling User Guide, "Use instance scale-in
+    protection" and "Set the health check grace period"): the migration would be cut off on a
+    terminated instance. Suspends ReplaceUnhealthy, then resumes it unless it was suspended
+    before."""
+    if autoscaling is None:
+        yield
+        return
+    (group,) = autoscaling.describe_auto_scaling_groups(AutoScalingGroupNames=[asg])[
+        "AutoScalingGroups"
+    ]
+    before = any(p["ProcessName"] == REPLACE for p in group.get("SuspendedProcesses", []))
+    if not before:
+        autoscaling.suspend_processes(AutoScalingGroupName=asg, ScalingProcesses=[REPLACE])
+    try:
+        yield
+    finally:
+        if not before:
+            autoscaling.resume_processes(AutoScalingGroupName=asg, ScalingProcesses=[REPLACE])
 
 
 @contextmanager

@@ -245,7 +245,17 @@ def record_contract(engine: Any, run: Any) -> None:
 def remote_schema(
     engine: Any, colour: str, action: str, args: list[str], logs: Any, env_name: str
 ) -> Any:
-    """`ingest-service schema ACTION ARGS` on an InService instance of `colour` via SSM."""
+    """`ingest-service schema ACTION ARGS` on an InService instance of `colour` via SSM. SSM
+    unable to run it rolls the deployment back, as a failed command does (no traffic moved)."""
+    try:
+        return _remote_schema(engine, colour, action, args, logs, env_name)
+    except remote.RemoteError as error:
+        raise ExpandFailed(f"`ingest-service schema {action}` on {colour}: {error}") from None
+
+
+def _remote_schema(
+    engine: Any, colour: str, action: str, args: list[str], logs: Any, env_name: str
+) -> Any:
     target = remote.find_target(engine, colour)
     return remote.run(
         engine.aws.ssm,
@@ -276,6 +286,23 @@ def expand_on_new_colour(engine: Any, run: Any, logs: Any) -> Step:
             return
         colour = deployment.target
         run.log("expand-migrations", "started", colour=colour)
+        with remote.health_replacement_suspended(engine.aws.autoscaling, engine.stack.asg[colour]):
+            up = expand(colour)
+        run.log(
+            "expand-migrations",
+            "done",
+            colour=colour,
+            command=up.command_id,
+            detail=f"expand ran on {colour} (0% traffic) from {run.ami}",
+        )
+        applied = [line.strip() for line in up.stdout.splitlines() if "applied" in line]
+        engine.report.step(
+            f"expand migrations ran on {colour} from {run.ami}"
+            + (f": {'; '.join(applied)}" if applied else "")
+        )
+
+    def expand(colour: str) -> Any:
+        """Lint, check the head, run expand: on one InService instance of `colour`."""
         wait_in_service(engine, colour, engine.timings.healthy_timeout, engine.timings.poll)
         lint = remote_schema(engine, colour, "lint", [], logs, engine.env)
         if lint.code != 0:
@@ -295,18 +322,7 @@ def expand_on_new_colour(engine: Any, run: Any, logs: Any) -> Step:
             _failed(
                 run, f"`ingest-service schema up --phase=expand` on {colour} exited {up.code}", up
             )
-        run.log(
-            "expand-migrations",
-            "done",
-            colour=colour,
-            command=up.command_id,
-            detail=f"expand ran on {colour} (0% traffic) from {run.ami}",
-        )
-        applied = [line.strip() for line in up.stdout.splitlines() if "applied" in line]
-        engine.report.step(
-            f"expand migrations ran on {colour} from {run.ami}"
-            + (f": {'; '.join(applied)}" if applied else "")
-        )
+        return up
 
     return before
 

@@ -740,7 +740,9 @@ def test_release_expands_on_a_new_colour_instance_before_it_passes_health_instan
     is that process's GET /health (HealthFromService).
 
     Shown: the new colour's code answers 503 "schema behind" (so its targets fail the health
-    check) until expand ran; expand was sent to an InService instance of the NEW colour, which
+    check) until expand ran, and its group's ReplaceUnhealthy is suspended meanwhile (on AWS,
+    once the 300 s grace period is over, the group would replace the failing instance mid-DDL,
+    scale-in protection or not); expand was sent to an InService instance of the NEW colour, which
     boots the release's AMI, at 0 % traffic, after scale-up and before wait-healthy; lint and
     the head check ran there, on the AMI's revisions (the operator's checkout, whose lint fails,
     was never linted); contract ran last, on the live colour, once the old one was gone."""
@@ -790,8 +792,13 @@ def test_release_expands_on_a_new_colour_instance_before_it_passes_health_instan
         )
 
         events: list[tuple[Any, ...]] = []
+        suspended: dict[str, list[str]] = {}  # action -> the new colour's suspended processes
 
         def on_send(sent: Sent) -> None:
+            (group,) = real.autoscaling.describe_auto_scaling_groups(
+                AutoScalingGroupNames=[stack.asg[new]]
+            )["AutoScalingGroups"]
+            suspended[sent.action] = [p["ProcessName"] for p in group["SuspendedProcesses"]]
             deployment = record.load_deployment(real.ssm, ENV)
             assert deployment is not None
             done = [step for step, _at in deployment.steps]
@@ -840,6 +847,13 @@ def test_release_expands_on_a_new_colour_instance_before_it_passes_health_instan
     assert "wait-healthy" not in done  # before the engine waits for health
     assert code_then == 503  # its code was held back until now
     assert "applied 0003" in sent.stdout
+    # ... and Auto Scaling could not replace it for failing that health check meanwhile.
+    for action in ("lint", "status --json", "up --phase=expand"):
+        assert suspended[action] == ["ReplaceUnhealthy"], (action, suspended)
+    (group,) = real.autoscaling.describe_auto_scaling_groups(
+        AutoScalingGroupNames=[stack.asg[new]]
+    )["AutoScalingGroups"]
+    assert group["SuspendedProcesses"] == []  # resumed once expand ran
     # The new colour's targets failed their health check until expand ran, passed after.
     at = events.index(expand)
     assert all(e[1] != 200 for e in events[:at] if e[0] == "health")

@@ -17,7 +17,9 @@ from typing import Any
 
 import pytest
 
+from opsctl.exitcodes import Exit
 from opsctl.local.emulator import MotoServer
+from opsctl.migrate import remote
 from tests.support.mariadb import PASSWORD, USER, MariaDB
 from tests.support.opsctl_run import Opsctl, Result
 from tests.support.paths import REPO
@@ -343,6 +345,60 @@ def test_ssm_path_with_fake_invocation_result_sends_the_command_line_and_shows_o
     assert "/opt/ingest/venv/bin/ingest-service schema status" in line
 
 
+class AgentNotRegistered(FakeRunCommandSsm):
+    """SendCommand answers InvalidInstanceId `misses` times first: the instance's SSM Agent is
+    not running or registered yet (SSM API Reference, SendCommand, InvalidInstanceId), as for an
+    instance that has only just come InService. MOCK: moto accepts any instance at once."""
+
+    def __init__(self, real: Any, misses: int) -> None:
+        super().__init__(real, "pending (1):\n  0002  [expand]\n", 2)
+        self.misses, self.refused = misses, 0
+
+    def send_command(self, **params: Any) -> Any:
+        if self.refused < self.misses:
+            self.refused += 1
+            raise self.real.exceptions.InvalidInstanceId(
+                {"Error": {"Code": "InvalidInstanceId", "Message": "not in a valid state"}},
+                "SendCommand",
+            )
+        return super().send_command(**params)
+
+
+@pytest.mark.parametrize("misses", [2, 1_000], ids=["registers-later", "never-registers"])
+def test_a_command_waits_for_the_instances_ssm_agent_and_gives_up_naming_it(
+    aws: MotoServer, monkeypatch: pytest.MonkeyPatch, misses: int
+) -> None:
+    from typer.testing import CliRunner
+
+    from opsctl import aws as aws_factory
+    from opsctl.cli import app
+    from tests.support.moto import REGION, create
+
+    create(aws.endpoint)
+    fake = AgentNotRegistered(aws_factory.client("ssm", REGION, aws.endpoint), misses)
+    real_client = aws_factory.client
+    monkeypatch.setattr(
+        aws_factory,
+        "client",
+        lambda service, region, url=None, **kw: (
+            fake if service == "ssm" else real_client(service, region, url, **kw)
+        ),
+    )
+    monkeypatch.setenv("OPSCTL_EMULATOR_URL", aws.endpoint)
+    monkeypatch.setenv("OPSCTL_MIGRATE_POLL_SECONDS", "0.05")
+    monkeypatch.setattr(remote, "AGENT_WAIT", 1.0)
+    result = CliRunner().invoke(app, ["migrate", "status", "local"])
+    if misses == 2:
+        assert result.exit_code == 2, result.output  # the instance's own exit code
+        assert "pending (1):" in result.output
+        assert (fake.refused, len(fake.sent)) == (2, 1)
+    else:
+        assert result.exit_code == Exit.ERROR, result.output
+        assert "SSM cannot run commands on i-" in result.output
+        assert "Is its SSM Agent running" in result.output
+        assert fake.sent == []
+
+
 def test_release_phase_on_aws_runs_up_with_the_phase_via_ssm_and_keeps_the_guard_code(
     aws: MotoServer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -587,7 +643,6 @@ def test_a_client_time_out_cancels_the_command_and_waits_for_it_to_stop(
     """Main gave up waiting at its time-out and left the migration running on the instance.
     Now the time-out sends CancelCommand and returns only once SSM reports the invocation
     stopped. MOCK of the instance (PlayedInstance): it never finishes by itself."""
-    from opsctl.migrate import remote
     from tests.support.moto import create
 
     local = create(aws.endpoint)
