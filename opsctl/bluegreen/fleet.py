@@ -15,6 +15,9 @@ from opsctl.bluegreen import COLOURS
 from opsctl.bluegreen.clients import Clients
 from opsctl.bluegreen.stack import Stack
 
+NOT_FOUND = "InvalidInstanceID.NotFound"
+UNKNOWN_AMI = "unknown (EC2 does not describe the instance yet)"
+
 # What the instances keep idle connections open for (nginx keepalive_timeout and uvicorn's
 # timeout_keep_alive, 65 s). An AMI may state its own with the tag below.
 APP_KEEPALIVE_SECONDS = 65
@@ -66,11 +69,12 @@ class Health:
 
     @property
     def stale(self) -> list[str]:
-        """Instances that do not run the expected AMI / template version."""
+        """Instances that do not run the expected AMI / template version (one EC2 does not
+        describe yet is not known to run another AMI)."""
         return [
             i
             for i in sorted(set(self.amis) | set(self.versions))
-            if (self.expected_ami and self.amis.get(i) != self.expected_ami)
+            if (self.expected_ami and self.amis.get(i) not in (self.expected_ami, UNKNOWN_AMI))
             or (self.expected_version and self.versions.get(i) != self.expected_version)
         ]
 
@@ -78,7 +82,8 @@ class Health:
     def good(self) -> list[str]:
         stale = set(self.stale)
         healthy = set(self.healthy_targets)
-        return [i for i in self.in_service if i in healthy and i not in stale]
+        unknown = {i for i, ami in self.amis.items() if ami == UNKNOWN_AMI and self.expected_ami}
+        return [i for i in self.in_service if i in healthy and i not in stale | unknown]
 
     @property
     def needed(self) -> int:
@@ -97,6 +102,36 @@ class Health:
         bad = [f"{i} {self.targets[i]} ({r})" for i, r in self.reasons.items()]
         bad += [f"{i} runs {self.amis.get(i)} v{self.versions.get(i)}" for i in self.stale]
         return text + (f"; {', '.join(bad)}" if bad else "")
+
+
+def instance_images(ec2: Any, instance_ids: list[str]) -> dict[str, str]:
+    """Instance id -> the ImageId EC2 says it runs, UNKNOWN_AMI for one EC2 does not describe yet.
+
+    EC2 is eventually consistent: an instance the group has just launched can be unknown to
+    DescribeInstances for a while, and one unknown ID fails the whole call with
+    InvalidInstanceID.NotFound (EC2 Developer Guide, "Eventual consistency in the Amazon EC2
+    API"). Then each is asked on its own; one not found yet is not ready, and not stale either."""
+    if not instance_ids:
+        return {}
+    try:
+        return _images(ec2, instance_ids)
+    except ec2.exceptions.ClientError as error:
+        if error.response["Error"]["Code"] != NOT_FOUND:
+            raise
+    amis: dict[str, str] = {}
+    for instance_id in instance_ids:
+        try:
+            amis.update(_images(ec2, [instance_id]))
+        except ec2.exceptions.ClientError as error:
+            if error.response["Error"]["Code"] != NOT_FOUND:
+                raise
+            amis[instance_id] = UNKNOWN_AMI
+    return amis
+
+
+def _images(ec2: Any, instance_ids: list[str]) -> dict[str, str]:
+    found = ec2.describe_instances(InstanceIds=instance_ids)["Reservations"]
+    return {i["InstanceId"]: i["ImageId"] for r in found for i in r["Instances"]}
 
 
 class Fleet:
@@ -170,10 +205,7 @@ class Fleet:
     def instance_amis(self, instance_ids: list[str]) -> dict[str, str]:
         """What each instance really runs: EC2's ImageId (a new template version changes only
         future launches; the group's per-instance version is not proof of the AMI)."""
-        if not instance_ids:
-            return {}
-        found = self.aws.ec2.describe_instances(InstanceIds=instance_ids)["Reservations"]
-        return {i["InstanceId"]: i["ImageId"] for r in found for i in r["Instances"]}
+        return instance_images(self.aws.ec2, instance_ids)
 
     def health(
         self,

@@ -21,6 +21,7 @@ from typing import Any
 
 from opsctl.bluegreen import COLOURS, other
 from opsctl.bluegreen.engine import Guard
+from opsctl.bluegreen.fleet import instance_images
 
 
 class ContractRefused(Guard):
@@ -83,11 +84,7 @@ def running_instances(aws: Any, stack: Any) -> list[Running]:
                         f"tagged {colour_of.get(tag, tag)}, {instance['State']['Name']} "
                         "(no longer in its group)"
                     )
-    missing = [i for i in states if i not in images]
-    if missing:
-        for reservation in aws.ec2.describe_instances(InstanceIds=missing)["Reservations"]:
-            for instance in reservation["Instances"]:
-                images[instance["InstanceId"]] = instance.get("ImageId", "")
+    images.update(instance_images(aws.ec2, [i for i in states if i not in images]))
     return [Running(i, images.get(i, "unknown"), where) for i, where in sorted(states.items())]
 
 

@@ -893,6 +893,8 @@ AWS_DOCS = {
     "API_TargetGroupStickinessConfig.html",
     "sts": "https://docs.aws.amazon.com/STS/latest/APIReference/CommonErrors.html "
     "(ExpiredTokenException)",
+    "ec2-consistency": "https://docs.aws.amazon.com/ec2/latest/devguide/eventual-consistency.html "
+    "(InvalidInstanceID.NotFound for an instance just launched)",
 }
 
 
@@ -1285,6 +1287,37 @@ def test_readiness_needs_a_healthy_share_and_ignores_draining_targets(env: Env) 
     spy = spied(env, target_health(env, idle, lagging))
     result = env.engine(spy.clients).deploy(env.new_ami("draining"), [10], bake=0.1, keep_old=0)
     assert result.code == Exit.OK, result.message
+    assert env.fleet().weights() == {idle: 100, live: 0}
+
+
+def test_a_new_instance_ec2_does_not_describe_yet_is_waited_for(env: Env) -> None:
+    """EC2 is eventually consistent: an instance the group has just launched can be unknown to
+    DescribeInstances for a while, and one unknown ID fails the whole call with
+    InvalidInstanceID.NotFound (AWS_DOCS["ec2-consistency"]). MOCK (moto describes every
+    instance at once): each new instance is not found the first two times it is asked for. The
+    wait goes on (that instance is not ready yet, nor stale) instead of ending the deploy."""
+    live = env.engine().live()
+    idle = other(live)
+    real = env.clients().ec2
+    known = set(running_amis(env, live)) | set(running_amis(env, idle))
+    misses: dict[str, int] = {}
+
+    def describe_instances(**params: Any) -> Any:
+        for instance_id in params.get("InstanceIds", []):
+            if instance_id not in known and misses.get(instance_id, 0) < 2:
+                misses[instance_id] = misses.get(instance_id, 0) + 1
+                raise client_error(
+                    "InvalidInstanceID.NotFound",
+                    f"The instance ID '{instance_id}' does not exist",
+                    "DescribeInstances",
+                )
+        return real.describe_instances(**params)
+
+    spy = spied(env, {"ec2": {"describe_instances": describe_instances}})
+    result = env.engine(spy.clients).deploy(env.new_ami("young"), [10], bake=0.1, keep_old=0)
+    assert result.code == Exit.OK, result.message
+    assert misses, "no new instance was asked for"
+    assert set(misses.values()) == {2}, misses  # each new instance was missed twice
     assert env.fleet().weights() == {idle: 100, live: 0}
 
 
