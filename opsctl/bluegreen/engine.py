@@ -524,14 +524,39 @@ class Engine:
         if not health.ready:
             raise Rollback(f"{colour} is not healthy before {before}: {health.describe()}")
 
+    def _settled(self, d: Deployment, before: str) -> None:
+        """No traffic moves to the target while one of its alarms is in ALARM. Targets that
+        have just turned healthy leave an alarm in ALARM until it evaluates fresh datapoints:
+        the ALB publishes per minute, and a release's new colour fails its health checks for
+        as long as expand runs, which puts its unhealthy-hosts alarm (3 of 3 minutes) in ALARM
+        for 1-3 minutes after the targets pass (ALB User Guide, "CloudWatch metrics for your
+        Application Load Balancer"; CloudWatch User Guide, "Evaluating an alarm"). Wait up to
+        one minimum bake for it to clear; still firing, roll back with no traffic moved."""
+        names = self.stack.deployment_alarms(d.target)
+        limit = self.min_bake(d.target)[0]
+        deadline = time.monotonic() + limit
+        while True:
+            view = alarm_view(self.fleet, names)
+            if not view.firing:
+                return
+            if time.monotonic() >= deadline:
+                raise Rollback(
+                    f"alarm {', '.join(view.firing)} in ALARM before {before} and still "
+                    f"{human(round(limit, 1))} later: no traffic was moved"
+                )
+            self.report.progress(f"waiting for {', '.join(view.firing)} to leave ALARM")
+            time.sleep(self.timings.poll)
+
     def _canary(self, d: Deployment, percent: int) -> None:
         self._require_ready(d.target, f"moving {percent}% of traffic", d)
+        self._settled(d, f"moving {percent}% of traffic")
         self._set_weights(d, {d.target: percent, d.source: 100 - percent})
         self.report.step(f"canary: {percent}% to {d.target}, {100 - percent}% to {d.source}")
         self._watch(d, d.bake, f"bake at {percent}%")
 
     def _switch(self, d: Deployment) -> None:
         self._require_ready(d.target, "the switch", d)
+        self._settled(d, "the switch")
         self._set_weights(d, {d.target: 100, d.source: 0})
         at = datetime.now(UTC)
         d.switched_at = at.isoformat(timespec="seconds")

@@ -1024,6 +1024,77 @@ def test_the_target_colours_alarms_and_the_job_alarms_gate_the_canary(env: Env, 
     assert env.fleet().weights() == {live: 100, idle: 0}
 
 
+def test_no_traffic_moves_while_the_new_colours_alarm_still_reports_its_health_checks(
+    env: Env,
+) -> None:
+    """AWS: the ALB publishes UnHealthyHostCount per minute and the unhealthy-hosts alarm wants
+    3 of 3 minutes (modules/monitoring); a colour whose targets failed their health checks while
+    it booted (or while a release ran expand on it) keeps that alarm in ALARM for 1-3 minutes
+    after its targets turned healthy, until CloudWatch evaluates fresh datapoints
+    (AWS_DOCS["alarms"]). MOCK (moto never evaluates an alarm): set_alarm_state puts it in ALARM
+    as the wait for health begins and back to OK at the 4th DescribeAlarms after that. The
+    canary waits for it instead of moving 10 % and rolling straight back on a stale state;
+    and an alarm that stays in ALARM rolls back with no traffic moved."""
+    live = env.engine().live()
+    idle = other(live)
+    stack = env.stack()
+    outputs = read_outputs(env.clients(), BUCKET, ENV)
+    alarm = next(a for a in outputs["colour_alarm_names"][idle] if "unhealthy-hosts" in a)
+    cloudwatch = env.clients().cloudwatch
+    # Every ModifyListener: its weights, the alarm's state then, DescribeAlarms calls before it.
+    moved: list[tuple[dict[str, int], str, int]] = []
+    seen = {"scaled": False, "fired": False, "describes": 0, "clears": True}
+
+    def play(call: Call) -> None:
+        if call.operation == "update_auto_scaling_group":
+            scaled = call.params.get("DesiredCapacity", 0) > 0
+            seen["scaled"] = seen["scaled"] or (
+                scaled and call.params["AutoScalingGroupName"] == stack.asg[idle]
+            )
+        elif call.operation == "describe_target_health" and seen["scaled"] and not seen["fired"]:
+            if call.params.get("TargetGroupArn") == stack.target_group[idle]:
+                seen["fired"] = True
+                cloudwatch.set_alarm_state(
+                    AlarmName=alarm, StateValue="ALARM", StateReason="3 of 3 unhealthy"
+                )
+        elif call.operation == "describe_alarms" and seen["fired"]:
+            seen["describes"] += 1
+            if seen["describes"] == 4 and seen["clears"]:
+                cloudwatch.set_alarm_state(AlarmName=alarm, StateValue="OK", StateReason="0")
+        elif call.operation == "modify_listener":
+            weights = _colour_weights(stack, call.params["DefaultActions"])
+            state = cloudwatch.describe_alarms(AlarmNames=[alarm])["MetricAlarms"][0]
+            moved.append((weights, state["StateValue"], seen["describes"]))
+
+    timings = Timings(poll=0.05, healthy_timeout=2.0, drain=0.0, metric_delay=0.0, min_bake=10.0)
+    spy = spied(env, before=play)
+    result = env.engine(spy.clients, timings=timings).deploy(
+        env.new_ami("stale-alarm"), [10], bake=0.1, keep_old=0, force=True
+    )
+    assert result.code == Exit.OK, result.message
+    weights, state, looks = moved[0]
+    assert (weights, state) == ({idle: 10, live: 90}, "OK"), moved
+    assert looks >= 4, moved  # it waited for the alarm to clear
+    assert env.fleet().weights() == {idle: 100, live: 0}
+
+    # Still in ALARM after a minimum bake: back to the source, and no traffic ever moved.
+    live, idle = idle, live
+    alarm = next(a for a in outputs["colour_alarm_names"][idle] if "unhealthy-hosts" in a)
+    moved.clear()
+    seen.update(scaled=False, fired=False, describes=0, clears=False)
+    timings = Timings(poll=0.05, healthy_timeout=2.0, drain=0.0, metric_delay=0.0, min_bake=0.5)
+    try:
+        result = env.engine(spied(env, before=play).clients, timings=timings).deploy(
+            env.new_ami("firing-alarm"), [10], bake=0.1, keep_old=0, force=True
+        )
+    finally:
+        cloudwatch.set_alarm_state(AlarmName=alarm, StateValue="OK", StateReason="test done")
+    assert result.code == Exit.ROLLED_BACK, result.message
+    assert f"alarm {alarm} in ALARM before moving 10% of traffic" in result.message
+    assert all(weights.get(idle, 0) == 0 for weights, _state, _n in moved), moved
+    assert env.fleet().weights() == {live: 100, idle: 0}
+
+
 def test_a_missing_alarm_is_refused_and_insufficient_data_does_not_pass(env: Env) -> None:
     """Issue 17 #2 (missing, INSUFFICIENT_DATA). AWS: DescribeAlarms leaves out names it does
     not know; a new alarm, or one whose metric is not published yet, is INSUFFICIENT_DATA until
