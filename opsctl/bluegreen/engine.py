@@ -25,6 +25,10 @@ from opsctl.bluegreen.timing import Timings, human
 from opsctl.exitcodes import Exit
 
 EMPTY = Capacity(0, 0, 0)
+# Auto Scaling processes a deploy needs on the target group: launching, health checks, replacing
+# unhealthy instances, registering with the target group (EC2 Auto Scaling User Guide,
+# "Suspend and resume processes").
+NEEDED_PROCESSES = {"Launch", "Terminate", "HealthCheck", "ReplaceUnhealthy", "AddToLoadBalancer"}
 
 
 class Report(Protocol):
@@ -444,6 +448,19 @@ class Engine:
             problems.append(
                 f"{self.stack.asg[d.target]} uses {group.get('HealthCheckType')} health checks; "
                 "it needs ELB so instances failing the target group's checks are replaced"
+            )
+        suspended = sorted(
+            p["ProcessName"]
+            for p in group.get("SuspendedProcesses", [])
+            if p["ProcessName"] in NEEDED_PROCESSES
+        )
+        if suspended:
+            names = " ".join(suspended)
+            problems.append(
+                f"{self.stack.asg[d.target]} has {', '.join(suspended)} suspended, so its new "
+                "instances would not be launched, registered or replaced (a release killed "
+                "during expand leaves ReplaceUnhealthy so): aws autoscaling resume-processes "
+                f"--auto-scaling-group-name {self.stack.asg[d.target]} --scaling-processes {names}"
             )
         if problems:
             raise Guard("pre-flight failed:\n  - " + "\n  - ".join(problems))

@@ -309,22 +309,17 @@ def health_replacement_suspended(autoscaling: Any, asg: str) -> Iterator[None]:
     health check grace period (300 s) is over, Auto Scaling replaces an unhealthy instance even
     when it is protected from scale-in (EC2 Auto Scaling User Guide, "Use instance scale-in
     protection" and "Set the health check grace period"): the migration would be cut off on a
-    terminated instance. Suspends ReplaceUnhealthy, then resumes it unless it was suspended
-    before."""
+    terminated instance. Suspends ReplaceUnhealthy, and resumes it however the block ends. The
+    deploy's pre-flight refuses a target group with it suspended already, so what is resumed is
+    this release's own suspension, or the one a killed attempt of it left behind."""
     if autoscaling is None:
         yield
         return
-    (group,) = autoscaling.describe_auto_scaling_groups(AutoScalingGroupNames=[asg])[
-        "AutoScalingGroups"
-    ]
-    before = any(p["ProcessName"] == REPLACE for p in group.get("SuspendedProcesses", []))
-    if not before:
-        autoscaling.suspend_processes(AutoScalingGroupName=asg, ScalingProcesses=[REPLACE])
+    autoscaling.suspend_processes(AutoScalingGroupName=asg, ScalingProcesses=[REPLACE])
     try:
         yield
     finally:
-        if not before:
-            autoscaling.resume_processes(AutoScalingGroupName=asg, ScalingProcesses=[REPLACE])
+        autoscaling.resume_processes(AutoScalingGroupName=asg, ScalingProcesses=[REPLACE])
 
 
 @contextmanager

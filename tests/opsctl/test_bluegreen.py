@@ -412,6 +412,28 @@ def test_preflight_refuses_while_an_alarm_fires(env: Env) -> None:
     assert "Traceback" not in result.output
 
 
+def test_preflight_refuses_a_target_whose_replacement_is_suspended(env: Env) -> None:
+    """A release killed (SIGKILL, a lost machine) while expand ran leaves the new colour's
+    ReplaceUnhealthy suspended (opsctl/migrate/remote.py health_replacement_suspended); a deploy
+    onto that group would never replace an instance failing its checks. moto keeps suspended
+    processes as AWS does (DescribeAutoScalingGroups SuspendedProcesses)."""
+    clients = env.clients()
+    idle = other(env.engine().live())
+    asg = env.stack().asg[idle]
+    clients.autoscaling.suspend_processes(
+        AutoScalingGroupName=asg, ScalingProcesses=["ReplaceUnhealthy"]
+    )
+    try:
+        with pytest.raises(Guard, match=f"{asg} has ReplaceUnhealthy suspended") as refused:
+            env.engine().deploy(env.new_ami("suspended"), [10], bake=0.1, keep_old=0)
+        assert (
+            f"aws autoscaling resume-processes --auto-scaling-group-name {asg} "
+            "--scaling-processes ReplaceUnhealthy"
+        ) in str(refused.value)
+    finally:
+        clients.autoscaling.resume_processes(AutoScalingGroupName=asg)
+
+
 def test_second_deploy_exits_3_naming_the_first_and_ctrl_c_leaves_a_resumable_state(
     env: Env,
 ) -> None:
